@@ -1,0 +1,1 @@
+"""The HTTP gateway: validate, authenticate, persist, enqueue, answer. No ML here."""

@@ -1,0 +1,61 @@
+"""The gateway application: `uvicorn --factory api_gateway.main:create_app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI
+
+from api_gateway import errors
+from api_gateway.middleware import BodyLimit, RequestContext
+from api_gateway.routes import end_users, health, users
+from pipeline import keys
+from pipeline.config import Settings, get_settings
+from pipeline.db.engine import get_engine, session_scope
+from pipeline.logs import configure_logging
+
+log = logging.getLogger("persona.gateway")
+
+DESCRIPTION = """Persona: a self-hostable personalization API for AI agents, compatible with
+the Fastino Personalization API. Every response carries `X-Request-Id`; errors are
+`{"error": {"code", "message", "request_id"}}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = get_engine(settings.require_database_url(), settings.database.pool_size)
+        app.state.redis = redis.Redis.from_url(settings.require_redis_url())
+        if settings.bootstrap_key:
+            with session_scope(app.state.engine) as session:
+                keys.register_key(
+                    session,
+                    settings.default_org,
+                    settings.bootstrap_key,
+                    ["read_write", "admin"],
+                    name="bootstrap",
+                )
+        log.info("gateway ready on %s:%s", settings.host, settings.port)
+        yield
+        app.state.redis.close()
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Persona",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
+    app.add_middleware(RequestContext)
+    for router in (health.router, users.router, end_users.router):
+        app.include_router(router)
+    return app

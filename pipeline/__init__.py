@@ -1,0 +1,1 @@
+"""Persona's domain: storage, ingestion, retrieval and summaries, free of HTTP and Celery."""

@@ -1,0 +1,102 @@
+"""The `persona` command: run the system, migrate, manage API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from pipeline import keys
+from pipeline.config import Settings, get_settings
+from pipeline.db.engine import get_engine, session_scope
+from pipeline.db.migrate import upgrade
+from pipeline.errors import PersonaError
+from pipeline.logs import configure_logging
+
+app = typer.Typer(help="Persona: a self-hostable personalization API for AI agents.")
+keys_app = typer.Typer(help="Create and revoke API keys.")
+app.add_typer(keys_app, name="keys")
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The database to act on: PERSONA_DATABASE_URL, else the one a running `persona run`
+    uses, else the embedded PostgreSQL started just for this command."""
+    if settings.database.url:
+        yield settings.database.url
+        return
+    from pipeline.supervisor import running_urls
+
+    running = running_urls(settings.data_dir.resolve()).get("database_url")
+    if running:
+        yield running
+        return
+    from pipeline.embedded import EmbeddedPostgres
+
+    postgres = EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
+    postgres.start()
+    try:
+        upgrade(postgres.url)
+        yield postgres.url
+    finally:
+        postgres.stop()
+
+
+@app.command()
+def run() -> None:
+    """Start the whole system (embedded servers unless URLs are set) until Ctrl-C."""
+    from pipeline.supervisor import run as run_system
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    raise typer.Exit(run_system(settings))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (the pre-start step of a distributed deployment)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    upgrade(settings.require_database_url())
+    typer.echo("database is at the latest migration")
+
+
+@keys_app.command("create")
+def create_key(
+    org: Annotated[str, typer.Option(help="Organization name; created if new.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: read, read_write, admin.")] = (
+        "read_write"
+    ),
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+) -> None:
+    """Create a key and print it. It is shown once: only its hash is stored."""
+    settings = get_settings()
+    try:
+        scope_list = keys.parse_scopes(scopes)
+        with database_url(settings) as url, session_scope(get_engine(url)) as session:
+            key = keys.create_key(session, org, scope_list, name)
+    except PersonaError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key: Annotated[str, typer.Argument(help="The key, or the 12-character prefix it starts with.")],
+) -> None:
+    """Revoke a key: requests with it answer 401 from now on."""
+    settings = get_settings()
+    try:
+        with database_url(settings) as url, session_scope(get_engine(url)) as session:
+            count = keys.revoke_key(session, key)
+    except PersonaError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"revoked {count} key{'s' if count > 1 else ''}")
+
+
+if __name__ == "__main__":
+    app()

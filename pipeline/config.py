@@ -1,0 +1,110 @@
+"""One settings tree for every Persona process, read from `PERSONA_*` variables.
+
+Sections are nested models; a variable names its section then its field with one
+underscore (`PERSONA_DATABASE_URL` is `database.url`, `PERSONA_LLM_BASE_URL` is
+`llm.base_url`), so the names an operator types stay the short ones the README
+lists. Settings are read at the edges (CLI, gateway factory, Celery app) and
+passed in; domain code never reaches for a global.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of PostgreSQL (postgresql+psycopg://...). "
+        "Unset: `persona run` starts the embedded PostgreSQL.",
+    )
+    pool_size: int = Field(default=10, description="Connections kept open per process.")
+
+
+class RedisSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="Redis URL for the broker, results and caches. "
+        "Unset: `persona run` starts the embedded Redis.",
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    model_dir: Path = Field(
+        default=Path("var/models/all-MiniLM-L6-v2"),
+        description="Folder of the ONNX embedding model (`make model` builds it offline).",
+    )
+
+
+class GatewaySettings(BaseModel):
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest request body accepted (413 above)."
+    )
+    workers: int = Field(default=1, description="Gateway server processes.")
+
+
+class CelerySettings(BaseModel):
+    visibility_timeout_s: int = Field(
+        default=7200,
+        description="Seconds before Redis redelivers an unacknowledged task; "
+        "must exceed the longest task.",
+    )
+    worker_concurrency: int = Field(default=2, description="Task slots per worker process.")
+    task_time_limit_s: int = Field(default=3600, description="Hard limit for one task.")
+
+
+class Settings(BaseSettings):
+    """Everything a Persona process can be told, with the defaults of the embedded shape."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONA_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    host: str = Field(default="127.0.0.1", description="Address the gateway binds.")
+    port: int = Field(default=8000, description="Port the gateway binds.")
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the embedded servers and keys keep their data."
+    )
+    bootstrap_key: str | None = Field(
+        default=None,
+        description="API key registered at start-up as read_write+admin of the default "
+        "organization. Unset under `persona run`: one is made and kept in DATA_DIR.",
+    )
+    default_org: str = Field(default="default", description="Organization of the bootstrap key.")
+    log_level: str = Field(default="INFO", description="Log level of every process.")
+
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    celery: CelerySettings = CelerySettings()
+
+    def require_database_url(self) -> str:
+        """The database URL, or a message saying how to get one (why: a clear start-up error)."""
+        if not self.database.url:
+            raise RuntimeError(
+                "PERSONA_DATABASE_URL is not set: start the system with `persona run` "
+                "(which starts an embedded PostgreSQL) or point it at a server."
+            )
+        return self.database.url
+
+    def require_redis_url(self) -> str:
+        if not self.redis.url:
+            raise RuntimeError(
+                "PERSONA_REDIS_URL is not set: start the system with `persona run` "
+                "(which starts an embedded Redis) or point it at a server."
+            )
+        return self.redis.url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""PostgreSQL, the system of record: models, engine, sessions and migrations."""

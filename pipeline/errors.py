@@ -1,0 +1,90 @@
+"""The one error hierarchy of the domain.
+
+Each error carries a stable machine `code` from the wire contract but no HTTP
+status: the gateway maps codes to statuses in one place, workers map
+`Retryable` to a retry. Messages are written for the person who sent the input.
+"""
+
+from __future__ import annotations
+
+
+class PersonaError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "SERVER_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(PersonaError):
+    """The caller sent something the contract does not allow; nothing was changed."""
+
+    code = "INVALID_REQUEST"
+
+
+class Unauthorized(PersonaError):
+    """No key, or a key that is unknown or revoked."""
+
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(PersonaError):
+    """A valid key without the scope the operation needs."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(PersonaError):
+    code = "NOT_FOUND"
+
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"No user found with ID {user_id}")
+        self.user_id = user_id
+
+
+class Conflict(PersonaError):
+    code = "CONFLICT"
+
+
+class UserDeleting(Conflict):
+    """Writes to a user under deletion are refused so the deletion can win every race."""
+
+    code = "USER_DELETING"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"User {user_id} is being deleted; writes are refused until it is gone")
+        self.user_id = user_id
+
+
+class PayloadTooLarge(PersonaError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class RateLimited(PersonaError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(PersonaError):
+    """A dependency did not answer in time; the caller may retry."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Retryable(PersonaError):
+    """A transient failure inside a job (a server restarting, a lock timeout): retry it."""
+
+    code = "SERVER_ERROR"

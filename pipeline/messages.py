@@ -1,0 +1,80 @@
+"""The queue contract shared by the gateway (producer) and the workers (consumers).
+
+Queues are named by workload so each can be scaled alone; routing lives here,
+as data, so the gateway can send tasks by name without importing `workers`.
+Payloads are ids, never objects: the worker re-reads state when it runs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.config import Settings
+
+
+class Queue(StrEnum):
+    INGEST = "ingest"
+    SUMMARIES = "summaries"
+    RETRIEVAL = "retrieval"
+    MAINTENANCE = "maintenance"
+
+
+class Task(StrEnum):
+    """Task names, stable across releases: messages in flight carry them."""
+
+    HEALTH_PING = "persona.health.ping"
+
+
+ROUTES: dict[str, Queue] = {
+    Task.HEALTH_PING: Queue.MAINTENANCE,
+}
+
+
+def queue_for(task: str) -> str:
+    return ROUTES[task].value
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings shared by producers (the gateway) and consumers (the workers).
+
+    Plain data, so this module stays free of Celery: each side applies it to its
+    own app with `app.conf.update(...)`.
+    """
+    url = settings.require_redis_url()
+    return {
+        "broker_url": url,
+        "result_backend": url,
+        "task_default_queue": Queue.MAINTENANCE.value,
+        "task_routes": {name: {"queue": queue.value} for name, queue in ROUTES.items()},
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # At-least-once: ack after the work, redeliver if the worker dies mid-task.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        # Redis redelivers an unacked message after this; it must outlive the longest task.
+        "broker_transport_options": {"visibility_timeout": settings.celery.visibility_timeout_s},
+        "result_backend_transport_options": {
+            "visibility_timeout": settings.celery.visibility_timeout_s
+        },
+        "task_time_limit": settings.celery.task_time_limit_s,
+        "result_expires": 3600,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "task_track_started": True,
+        "timezone": "UTC",
+    }
+
+
+class Message(BaseModel):
+    """Base of every task payload: unknown fields are refused when consumed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ping(Message):
+    note: str = ""

@@ -1,0 +1,255 @@
+"""Fixtures on real services: PostgreSQL, Redis, the gateway over HTTP, worker processes.
+
+The servers are the embedded ones, started once per session in a temporary
+folder, unless PERSONA_TEST_DATABASE_URL and PERSONA_TEST_REDIS_URL name others.
+Each test is isolated by tenant: it gets an organization and keys of its own,
+so tests never see each other's users even though they share one database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from pipeline import keys
+from pipeline.db.engine import get_engine, session_scope
+from pipeline.db.migrate import upgrade
+from pipeline.embedded import EmbeddedPostgres, EmbeddedRedis
+from pipeline.embedded.process import free_port
+
+BOOTSTRAP_KEY = "pk_test_bootstrap_key_for_the_suite"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a child process of the system under test."""
+        env = {
+            **os.environ,
+            "PERSONA_DATABASE_URL": self.database_url,
+            "PERSONA_REDIS_URL": self.redis_url,
+            "PERSONA_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
+            "PERSONA_LOG_LEVEL": "INFO",
+        }
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    given_db = os.environ.get("PERSONA_TEST_DATABASE_URL")
+    given_redis = os.environ.get("PERSONA_TEST_REDIS_URL")
+    data = tmp_path_factory.mktemp("services")
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if given_db:
+            db_url = given_db
+        else:
+            postgres = EmbeddedPostgres(data / "postgres")
+            started.append(postgres.start())
+            db_url = postgres.url
+        if given_redis:
+            redis_url = given_redis
+        else:
+            redis = EmbeddedRedis(data / "redis")
+            started.append(redis.start())
+            redis_url = redis.url
+        upgrade(db_url)
+        yield Services(db_url, redis_url)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(services: Services) -> Engine:
+    return get_engine(services.database_url)
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose every change is rolled back when the test ends."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            transaction.rollback()
+
+
+class ChildProcess:
+    """A process of the system under test, its output kept in a log file for failures."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.log = name, log
+        self._out = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+
+
+def wait_http(url: str, child: ChildProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.proc.poll() is not None:
+            raise RuntimeError(f"{child.name} exited:\n{child.output()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} not ready at {url}:\n{child.output()[-4000:]}")
+
+
+def start_gateway(services: Services, log: Path, **env: str) -> tuple[str, ChildProcess]:
+    port = free_port()
+    child = ChildProcess(
+        "gateway",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api_gateway.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        services.env(**env),
+        log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/readyz", child)
+    return url, child
+
+
+@pytest.fixture(scope="session")
+def gateway(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a real gateway process (uvicorn) on the test services."""
+    url, child = start_gateway(services, tmp_path_factory.mktemp("gateway") / "gateway.log")
+    yield url
+    child.stop()
+
+
+@dataclass
+class Tenant:
+    """An organization of its own for one test, with a client per kind of key."""
+
+    org: str
+    key: str
+    client: httpx.Client
+    reader: httpx.Client
+
+    def client_with(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=str(self.client.base_url), headers={"X-API-Key": key})
+
+
+@pytest.fixture
+def tenant(gateway: str, engine: Engine) -> Iterator[Tenant]:
+    org = f"org-{uuid.uuid4().hex[:12]}"
+    with session_scope(engine) as session:
+        key = keys.create_key(session, org, ["read_write", "admin"], "test")
+        read_key = keys.create_key(session, org, ["read"], "test-read")
+    client = httpx.Client(base_url=gateway, headers={"Authorization": f"x-api-key: {key}"})
+    reader = httpx.Client(base_url=gateway, headers={"Authorization": f"x-api-key: {read_key}"})
+    yield Tenant(org, key, client, reader)
+    client.close()
+    reader.close()
+
+
+def set_user_status(engine: Engine, org: str, user_id: str, status: str) -> None:
+    """Put a user in a state no route of this release can (deletion lands with its issue)."""
+    with session_scope(engine) as session:
+        session.execute(
+            text(
+                "UPDATE users SET status = :status FROM organizations o "
+                "WHERE users.org_id = o.id AND o.name = :org AND users.user_id = :user_id"
+            ),
+            {"status": status, "org": org, "user_id": user_id},
+        )
+
+
+def start_worker(services: Services, log: Path, **env: str) -> ChildProcess:
+    """A real Celery worker process on every queue, ready when it answers a ping."""
+    from pipeline.messages import Queue
+
+    child = ChildProcess(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "--pool",
+            "threads",
+            "-c",
+            "4",
+            "-Q",
+            ",".join(q.value for q in Queue),
+            "-n",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        services.env(**env),
+        log,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in child.output():
+        if child.proc.poll() is not None or time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"worker did not start:\n{child.output()[-4000:]}")
+        time.sleep(0.1)
+    return child
+
+
+@pytest.fixture(scope="session")
+def worker(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildProcess]:
+    child = start_worker(services, tmp_path_factory.mktemp("worker") / "worker.log")
+    yield child
+    child.stop(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def producer(services: Services):
+    """A Celery producer configured exactly as the gateway's."""
+    from api_gateway.dispatch import create_producer
+    from pipeline.config import Settings
+
+    app = create_producer(Settings(redis={"url": services.redis_url}))
+    yield app
+    app.close()

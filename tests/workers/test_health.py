@@ -1,0 +1,31 @@
+"""A real worker process consumes its queues and answers through the result backend."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from api_gateway.dispatch import call
+from pipeline.messages import Ping, Queue, Task, celery_config
+
+
+def test_ping_reaches_a_worker_process(producer: Celery, worker) -> None:
+    answer = call(producer, Task.HEALTH_PING, Ping(note="hello"), timeout_s=30)
+    assert answer["ok"] is True
+    assert answer["note"] == "hello"
+    assert answer["pid"] == worker.proc.pid
+
+
+def test_worker_listens_on_every_queue(producer: Celery, worker) -> None:
+    replies = producer.control.inspect(timeout=5).active_queues() or {}
+    queues = {q["name"] for qs in replies.values() for q in qs}
+    assert {q.value for q in Queue} <= queues
+
+
+def test_reliable_delivery_settings(services) -> None:
+    from pipeline.config import Settings
+
+    conf = celery_config(Settings(redis={"url": services.redis_url}))
+    assert conf["task_acks_late"] is True
+    assert conf["task_reject_on_worker_lost"] is True
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["broker_transport_options"]["visibility_timeout"] > conf["task_time_limit"]

@@ -1,0 +1,1 @@
+"""Celery workers: thin wrappers that decode a message, call one pipeline function, record it."""

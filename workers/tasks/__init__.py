@@ -1,0 +1,1 @@
+"""Task modules, one per queue's workload."""
