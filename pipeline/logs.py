@@ -19,3 +19,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     root._persona_configured = True  # type: ignore[attr-defined]
+    # One line per HTTP call of our own probes is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,10 +22,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from pipeline import keys
+from pipeline.config import Settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
 from pipeline.embedded import EmbeddedPostgres, EmbeddedRedis
 from pipeline.embedded.process import free_port
+from pipeline.supervisor import gateway_command, worker_command
 
 BOOTSTRAP_KEY = "pk_test_bootstrap_key_for_the_suite"
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,24 +134,9 @@ def wait_http(url: str, child: ChildProcess, timeout: float = 60.0) -> None:
 
 
 def start_gateway(services: Services, log: Path, **env: str) -> tuple[str, ChildProcess]:
-    port = free_port()
-    child = ChildProcess(
-        "gateway",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api_gateway.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        services.env(**env),
-        log,
-    )
-    url = f"http://127.0.0.1:{port}"
+    settings = Settings(port=free_port())
+    child = ChildProcess("gateway", gateway_command(settings), services.env(**env), log)
+    url = f"http://127.0.0.1:{settings.port}"
     wait_http(url + "/readyz", child)
     return url, child
 
@@ -202,32 +188,9 @@ def set_user_status(engine: Engine, org: str, user_id: str, status: str) -> None
 
 
 def start_worker(services: Services, log: Path, **env: str) -> ChildProcess:
-    """A real Celery worker process on every queue, ready when it answers a ping."""
-    from pipeline.messages import Queue
-
-    child = ChildProcess(
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "--pool",
-            "threads",
-            "-c",
-            "4",
-            "-Q",
-            ",".join(q.value for q in Queue),
-            "-n",
-            f"test-{uuid.uuid4().hex[:6]}@%h",
-            "--loglevel",
-            "INFO",
-        ],
-        services.env(**env),
-        log,
-    )
+    """A real Celery worker process on every queue, as `persona run` starts it."""
+    settings = Settings(celery={"worker_concurrency": 4})
+    child = ChildProcess("worker", worker_command(settings), services.env(**env), log)
     deadline = time.monotonic() + 60
     while "ready." not in child.output():
         if child.proc.poll() is not None or time.monotonic() > deadline:
@@ -248,7 +211,6 @@ def worker(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def producer(services: Services):
     """A Celery producer configured exactly as the gateway's."""
     from api_gateway.dispatch import create_producer
-    from pipeline.config import Settings
 
     app = create_producer(Settings(redis={"url": services.redis_url}))
     yield app

@@ -16,7 +16,9 @@ def test_ping_reaches_a_worker_process(producer: Celery, worker) -> None:
 
 
 def test_worker_listens_on_every_queue(producer: Celery, worker) -> None:
-    replies = producer.control.inspect(timeout=5).active_queues() or {}
+    node = call(producer, Task.HEALTH_PING, Ping(), timeout_s=30)["node"]
+    replies = producer.control.inspect(destination=[node], timeout=5).active_queues() or {}
+    assert list(replies) == [node]
     queues = {q["name"] for qs in replies.values() for q in qs}
     assert {q.value for q in Queue} <= queues
 

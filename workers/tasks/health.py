@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
+
+from celery import Task as CeleryTask
 
 from pipeline.messages import Ping, Task
 from workers.app import app
 
 
-@app.task(name=Task.HEALTH_PING)
-def ping(**payload: Any) -> dict[str, Any]:
+@app.task(name=Task.HEALTH_PING, bind=True)
+def ping(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = Ping.model_validate(payload)
-    return {"ok": True, "note": message.note, "host": socket.gethostname(), "pid": os.getpid()}
+    return {"ok": True, "note": message.note, "node": self.request.hostname, "pid": os.getpid()}

