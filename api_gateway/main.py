@@ -10,8 +10,9 @@ import redis
 from fastapi import FastAPI
 
 from api_gateway import errors
+from api_gateway.dispatch import create_producer
 from api_gateway.middleware import BodyLimit, RequestContext
-from api_gateway.routes import end_users, health, users
+from api_gateway.routes import end_users, health, ingest, jobs, users
 from pipeline import keys
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = get_engine(settings.require_database_url(), settings.database.pool_size)
         app.state.redis = redis.Redis.from_url(settings.require_redis_url())
+        app.state.producer = create_producer(settings)
         if settings.bootstrap_key:
             with session_scope(app.state.engine) as session:
                 keys.register_key(
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
         log.info("gateway ready on %s:%s", settings.host, settings.port)
         yield
+        app.state.producer.close()
         app.state.redis.close()
         app.state.engine.dispose()
 
@@ -56,6 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(RequestContext)
-    for router in (health.router, users.router, end_users.router):
+    for router in (health.router, users.router, end_users.router, ingest.router, jobs.router):
         app.include_router(router)
     return app

@@ -38,6 +38,38 @@ class EmbeddingSettings(BaseModel):
         default=Path("var/models/all-MiniLM-L6-v2"),
         description="Folder of the ONNX embedding model (`make model` builds it offline).",
     )
+    threads: int | None = Field(
+        default=None, description="onnxruntime threads per worker process (unset: all cores)."
+    )
+    batch_size: int = Field(default=64, description="Texts per model call.")
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = Field(
+        default=None,
+        description="Qdrant server URL. Unset: the embedded index (Qdrant Edge) in the worker, "
+        "under DATA_DIR/qdrant.",
+    )
+
+
+class IngestSettings(BaseModel):
+    max_items: int = Field(default=1000, description="Events plus documents in one request.")
+    max_event_bytes: int = Field(default=64 * 1024, description="Content of one event (UTF-8).")
+    max_document_bytes: int = Field(
+        default=5 * 1024 * 1024, description="Content of one document (UTF-8)."
+    )
+    sweep_interval_s: float = Field(
+        default=30.0, description="How often the sweeper looks for jobs whose message was lost."
+    )
+    republish_after_s: float = Field(
+        default=60.0,
+        description="A queued job not started this long after it was published is re-published.",
+    )
+    stuck_after_s: float = Field(
+        default=900.0,
+        description="A running job is presumed lost with its worker after this long and is "
+        "re-published; longer than any one job takes.",
+    )
 
 
 class GatewaySettings(BaseModel):
@@ -83,6 +115,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    ingest: IngestSettings = IngestSettings()
     gateway: GatewaySettings = GatewaySettings()
     celery: CelerySettings = CelerySettings()
 

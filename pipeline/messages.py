@@ -26,10 +26,14 @@ class Task(StrEnum):
     """Task names, stable across releases: messages in flight carry them."""
 
     HEALTH_PING = "persona.health.ping"
+    INGEST = "persona.ingest.run_job"
+    SWEEP = "persona.maintenance.sweep"
 
 
 ROUTES: dict[str, Queue] = {
     Task.HEALTH_PING: Queue.MAINTENANCE,
+    Task.INGEST: Queue.INGEST,
+    Task.SWEEP: Queue.MAINTENANCE,
 }
 
 
@@ -78,3 +82,13 @@ class Message(BaseModel):
 
 class Ping(Message):
     note: str = ""
+
+
+class IngestJob(Message):
+    """Index the pending items of one job; the job row holds everything else."""
+
+    job_id: str
+
+
+class Sweep(Message):
+    pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _no_nul(value: Any) -> Any:
@@ -161,3 +161,98 @@ class ErrorEnvelope(BaseModel):
     )
 
     error: ErrorBody
+
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_no_nul)]
+Label = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_nul)]
+
+
+class EventIn(Strict):
+    event_id: ExternalId = Field(description="Unique per user; a re-sent id is a duplicate.")
+    type: Label = Field(default="event", description="email, message, calendar, note, ...")
+    timestamp: AwareDatetime = Field(description="ISO 8601 with a zone, e.g. 2025-10-10T09:00:00Z")
+    content: Text = Field(min_length=1, description="At most 64 KB (UTF-8).")
+    metadata: JsonObject | None = None
+
+
+class DocumentIn(Strict):
+    document_id: ExternalId = Field(
+        description="Unique per user; new content under the same id replaces the old."
+    )
+    content: Text = Field(min_length=1, description="At most 5 MB (UTF-8).")
+    title: Text | None = Field(default=None, max_length=1000)
+    type: Label = "document"
+    timestamp: AwareDatetime | None = None
+    metadata: JsonObject | None = None
+
+
+class IngestRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "usr_42af7c",
+                    "source": "gmail",
+                    "events": [
+                        {
+                            "event_id": "evt_1",
+                            "type": "email",
+                            "timestamp": "2025-10-10T09:00:00Z",
+                            "content": "Let's move stand-up to 2 PM starting next week.",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    user_id: UserId
+    source: Label = Field(default="api", description="Where the items come from (gmail, ...).")
+    events: list[EventIn] = Field(default_factory=list)
+    documents: list[DocumentIn] = Field(default_factory=list)
+
+
+class Ingested(BaseModel):
+    events: int
+    documents: int
+
+
+class IngestResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ingested": {"events": 1, "documents": 0},
+                    "duplicates": 0,
+                    "job_id": "01JAB3Y0K6Q5W7S9V2X4Z8M1NC",
+                    "updated_at": "2025-10-11T16:05:05Z",
+                }
+            ]
+        }
+    )
+
+    ingested: Ingested = Field(description="New items accepted (duplicates excluded).")
+    duplicates: int = Field(description="Items already stored with the same id and content.")
+    job_id: str = Field(description="Poll GET /jobs/{job_id} for progress.")
+    updated_at: datetime
+
+
+class JobCounts(BaseModel):
+    items: int
+    chunks: int
+    duplicates: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: str
+    user_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    counts: JobCounts
+    attempts: int
+    error: str | None
+    timings: dict[str, float]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

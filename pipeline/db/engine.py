@@ -7,12 +7,15 @@ functions take a `Session` and never commit, so one request is one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("persona.db")
 
 
 @lru_cache(maxsize=8)
@@ -32,9 +35,20 @@ def _factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` once the scope's transaction has committed, never before and never
+    on rollback: how a job is published only after the rows it names are durable."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A transaction that commits on success and rolls back on any exception."""
+    """A transaction that commits on success and rolls back on any exception.
+
+    After the commit it runs the `after_commit` actions; one that fails is
+    logged, not raised: what it does must be recoverable (the outbox sweeper
+    re-publishes a job whose message was never sent).
+    """
     session = _factory(engine)()
     try:
         yield session
@@ -43,4 +57,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        actions = session.info.pop("after_commit", [])
         session.close()
+    for action in actions:
+        try:
+            action()
+        except Exception:
+            log.exception("an after-commit action failed; the sweeper will recover it")

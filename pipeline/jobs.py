@@ -1,0 +1,111 @@
+"""Job rows: created with the data they name, claimed by a worker, finished once.
+
+A job is the unit the queue carries (its id, nothing else) and the record a
+client polls. Every transition is a guarded UPDATE so that a redelivered
+message finds a finished job and does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from pipeline.db.models import Job
+from pipeline.errors import NotFound
+from pipeline.schemas import JobCounts, JobOut
+
+FINISHED = ("succeeded", "failed")
+
+
+def new_id() -> str:
+    """A ULID: unique without coordination, and sorts by creation time."""
+    return str(ULID())
+
+
+def claim(session: Session, job_id: str) -> Job | None:
+    """Lock the job and mark it running; None if it is unknown or already finished."""
+    job = session.execute(
+        select(Job).where(Job.id == job_id).with_for_update()
+    ).scalar_one_or_none()
+    if job is None or job.status in FINISHED:
+        return None
+    job.status = "running"
+    job.attempts += 1
+    job.started_at = func.now()  # of this attempt: the sweeper's clock for a stuck job
+    session.flush()
+    return job
+
+
+def succeed(session: Session, job_id: str, *, chunks: int, timings: dict[str, float]) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in(FINISHED))
+        .values(
+            status="succeeded", chunks=chunks, timings=timings, finished_at=func.now(), error=None
+        )
+    )
+
+
+def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | None = None) -> None:
+    """Record a permanent failure; the reason is what the client will read."""
+    values: dict[str, Any] = {"status": "failed", "error": reason[:2000], "finished_at": func.now()}
+    if timings is not None:
+        values["timings"] = timings
+    session.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(values))
+
+
+def mark_published(session: Session, job_ids: list[str]) -> None:
+    session.execute(update(Job).where(Job.id.in_(job_ids)).values(published_at=func.now()))
+
+
+def lost(
+    session: Session, older_than_s: float, stuck_after_s: float, limit: int = 1000
+) -> list[str]:
+    """Jobs whose message may be gone: queued and not started `older_than_s` after they
+    were published, or running for longer than any attempt may take (its worker died
+    and Redis lost or still withholds the unacknowledged message)."""
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(seconds=older_than_s)
+    stuck = now - timedelta(seconds=stuck_after_s)
+    return list(
+        session.execute(
+            select(Job.id)
+            .where(
+                or_(
+                    (Job.status == "queued")
+                    & or_(Job.published_at.is_(None), Job.published_at < cutoff),
+                    (Job.status == "running")
+                    & (Job.started_at < stuck)
+                    & or_(Job.published_at.is_(None), Job.published_at < stuck),
+                )
+            )
+            .order_by(Job.created_at)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def get(session: Session, org_id: int, job_id: str) -> JobOut:
+    """A job of this organization; another organization's job is not found, not forbidden."""
+    job = session.execute(
+        select(Job).where(Job.id == job_id, Job.org_id == org_id)
+    ).scalar_one_or_none()
+    if job is None:
+        raise NotFound(f"No job found with ID {job_id}")
+    return JobOut(
+        job_id=job.id,
+        kind=job.kind,
+        user_id=job.user_id,
+        status=job.status,  # type: ignore[arg-type]
+        counts=JobCounts(items=job.items, chunks=job.chunks, duplicates=job.duplicates),
+        attempts=job.attempts,
+        error=job.error,
+        timings=job.timings,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
