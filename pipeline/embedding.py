@@ -1,0 +1,81 @@
+"""Text to vectors: the default model through fastembed, loaded from a local folder.
+
+The folder is the one `pipeline.model_build` writes. One `Embedder` per process is
+enough: it loads in a fraction of a second and holds the model's ~100 MB once.
+Vectors are unit length, so cosine similarity is a dot product. A text longer than
+`max_tokens` is embedded from its first `max_tokens` tokens only, which is why the
+chunker sizes chunks with `count_tokens`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from tokenizers import Tokenizer
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIM = 384
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 (384 dimensions, mean-pooled, L2-normalized) via fastembed."""
+
+    def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 64) -> None:
+        """Load the model from `model_dir`, never from the network.
+
+        `threads` bounds onnxruntime's threads (None: one per core); `batch_size` is how
+        many texts go through the model at once, where 32-64 is as fast as larger
+        batches and keeps memory near 1 GB even for long texts.
+        """
+        # Belt and braces: given a folder, fastembed 0.9 does not call the hub, but any
+        # hub call would spend ~40 s on retries before failing where there is no
+        # network. huggingface_hub reads this at import, hence before fastembed's.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        from fastembed import TextEmbedding
+
+        self.model_dir = Path(model_dir)
+        self.batch_size = batch_size
+        self._model = TextEmbedding(
+            MODEL_NAME, specific_model_path=str(self.model_dir), threads=threads
+        )
+        truncating: Tokenizer | None = getattr(self._model.model, "tokenizer", None)
+        if truncating is None or truncating.truncation is None:
+            raise RuntimeError(f"fastembed loaded no truncating tokenizer from {self.model_dir}")
+        self._max_tokens = int(truncating.truncation["max_length"])
+        # A copy that counts every token: the chunker must see how far a text
+        # overflows, which fastembed's own (truncating, padding) tokenizer hides.
+        self._counter = Tokenizer.from_str(truncating.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector, the size of the vector collection."""
+        return DIM
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens, [CLS] and [SEP] included, that the model reads; the rest is ignored."""
+        return self._max_tokens
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer without truncation or padding, for sizing chunks."""
+        return self._counter
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` as the model sees them, [CLS] and [SEP] included, untruncated.
+
+        A text fits the model whole when this is at most `max_tokens`.
+        """
+        return len(self._counter.encode(text).ids)
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        """One unit-length float32 row of `dim` values per text, in order."""
+        if not texts:
+            return np.empty((0, DIM), dtype=np.float32)
+        vectors = list(self._model.embed(texts, batch_size=self.batch_size))
+        return np.asarray(vectors, dtype=np.float32)
