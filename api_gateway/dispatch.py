@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
 
 from pipeline.config import Settings
-from pipeline.messages import Message, celery_config
+from pipeline.errors import Unavailable
+from pipeline.messages import Message, celery_config, unwrap_reply
 
 
 def create_producer(settings: Settings) -> Celery:
@@ -22,9 +24,22 @@ def send(producer: Celery, task: str, message: Message) -> str:
 
 
 def call(producer: Celery, task: str, message: Message, timeout_s: float) -> Any:
-    """Run `task` on a worker and wait for its answer (RPC over the result backend)."""
-    result = producer.send_task(task, kwargs=message.model_dump(mode="json"))
+    """Run `task` on a worker and wait for its reply (RPC over the result backend).
+
+    A domain error in the reply is raised again here; no reply in time is 503.
+    The message expires with the wait, so a late worker does not do work nobody reads.
+    """
+    result = producer.send_task(task, kwargs=message.model_dump(mode="json"), expires=timeout_s)
     try:
-        return result.get(timeout=timeout_s, propagate=True)
+        reply = result.get(timeout=timeout_s, propagate=True)
+    except CeleryTimeout as exc:
+        raise Unavailable(
+            f"No worker answered within {timeout_s:g}s; retry shortly", retry_after_s=1
+        ) from exc
     finally:
         result.forget()
+    return (
+        unwrap_reply(reply)
+        if isinstance(reply, dict) and ("ok" in reply or "error" in reply)
+        else reply
+    )

@@ -66,7 +66,7 @@ class IngestSettings(BaseModel):
         description="A queued job not started this long after it was published is re-published.",
     )
     stuck_after_s: float = Field(
-        default=900.0,
+        default=960.0,
         description="A running job is presumed lost with its worker after this long and is "
         "re-published; longer than any one job takes.",
     )
@@ -77,16 +77,23 @@ class GatewaySettings(BaseModel):
         default=10 * 1024 * 1024, description="Largest request body accepted (413 above)."
     )
     workers: int = Field(default=1, description="Gateway server processes.")
+    rpc_timeout_s: float = Field(
+        default=10.0, description="How long a read waits for a worker before answering 503."
+    )
 
 
 class CelerySettings(BaseModel):
     visibility_timeout_s: int = Field(
-        default=7200,
+        default=1800,
         description="Seconds before Redis redelivers an unacknowledged task; "
         "must exceed the longest task.",
     )
     worker_concurrency: int = Field(default=2, description="Task slots per worker process.")
-    task_time_limit_s: int = Field(default=3600, description="Hard limit for one task.")
+    task_time_limit_s: int = Field(
+        default=900,
+        description="Hard limit for one task (prefork pools; a 10 MB request "
+        "of long documents embeds in about 7 minutes on 2 cores).",
+    )
 
 
 class Settings(BaseSettings):

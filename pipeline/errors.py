@@ -88,3 +88,20 @@ class Retryable(PersonaError):
     """A transient failure inside a job (a server restarting, a lock timeout): retry it."""
 
     code = "SERVER_ERROR"
+
+
+def error_from(code: str, message: str) -> PersonaError:
+    """Rebuild a domain error from its code, as it arrives in a worker's reply."""
+    for cls in _all_subclasses(PersonaError):
+        if cls.code == code and cls.__init__ is PersonaError.__init__:
+            return cls(message)
+    error = PersonaError(message)
+    error.code = code
+    return error
+
+
+def _all_subclasses(cls: type[PersonaError]) -> list[type[PersonaError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found

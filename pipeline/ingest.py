@@ -62,15 +62,18 @@ def check_limits(request: IngestRequest, limits: IngestSettings) -> None:
 
 
 def _row(org_id: int, user_pk: int, job_id: str, source: str, item: EventIn | DocumentIn) -> dict:
-    is_event = isinstance(item, EventIn)
+    if isinstance(item, EventIn):
+        kind, external_id, title = "event", item.event_id, None
+    else:
+        kind, external_id, title = "document", item.document_id, item.title
     return {
         "org_id": org_id,
         "user_pk": user_pk,
-        "kind": "event" if is_event else "document",
-        "external_id": item.event_id if is_event else item.document_id,
+        "kind": kind,
+        "external_id": external_id,
         "source": source,
         "type": item.type,
-        "title": None if is_event else item.title,
+        "title": title,
         "ts": item.timestamp,
         "content": item.content,
         "content_hash": content_hash(item.content),

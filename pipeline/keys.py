@@ -96,14 +96,15 @@ def revoke_key(session: Session, key_or_prefix: str) -> int:
         if len(key_or_prefix) > 12
         else ApiKey.prefix == key_or_prefix
     )
-    result = session.execute(
+    revoked = session.execute(
         update(ApiKey)
         .where(condition, ApiKey.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
-    )
-    if result.rowcount == 0:
+        .returning(ApiKey.id)
+    ).all()
+    if not revoked:
         raise NotFound(f"No active key matches {key_or_prefix[:12]!r}")
-    return result.rowcount
+    return len(revoked)
 
 
 def authenticate(session: Session, key: str | None) -> Principal:

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
+from pipeline.errors import PersonaError, error_from
+from pipeline.schemas import ChunksRequest
 
 
 class Queue(StrEnum):
@@ -28,12 +30,16 @@ class Task(StrEnum):
     HEALTH_PING = "persona.health.ping"
     INGEST = "persona.ingest.run_job"
     SWEEP = "persona.maintenance.sweep"
+    SEARCH = "persona.retrieval.search"
+    FOOTPRINT = "persona.maintenance.footprint"
 
 
 ROUTES: dict[str, Queue] = {
     Task.HEALTH_PING: Queue.MAINTENANCE,
     Task.INGEST: Queue.INGEST,
     Task.SWEEP: Queue.MAINTENANCE,
+    Task.SEARCH: Queue.RETRIEVAL,
+    Task.FOOTPRINT: Queue.MAINTENANCE,
 }
 
 
@@ -92,3 +98,30 @@ class IngestJob(Message):
 
 class Sweep(Message):
     pass
+
+
+class SearchChunks(Message):
+    org_id: int
+    request: ChunksRequest
+
+
+class Footprint(Message):
+    """Count what a user has in every store (the erasure report's re-check uses it)."""
+
+    org_id: int
+    user_id: str
+
+
+def ok_reply(result: Any) -> dict[str, Any]:
+    return {"ok": result}
+
+
+def error_reply(exc: PersonaError) -> dict[str, Any]:
+    """A domain error crosses the queue as data; the caller raises it again."""
+    return {"error": {"code": exc.code, "message": exc.message}}
+
+
+def unwrap_reply(reply: dict[str, Any]) -> Any:
+    if "error" in reply:
+        raise error_from(reply["error"]["code"], reply["error"]["message"])
+    return reply["ok"]

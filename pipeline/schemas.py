@@ -36,7 +36,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-ASH_TRAITS = {
+ASH_TRAITS: dict[str, Any] = {
     "name": "Ash Lewis",
     "locale": "en-US",
     "timezone": "America/Los_Angeles",
@@ -256,3 +256,35 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class ChunksRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"user_id": "usr_42af7c", "query": "When is stand-up?", "top_k": 5}]
+        },
+    )
+
+    user_id: UserId
+    query: Text = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=5, ge=1, le=100)
+    freshness_days: int | None = Field(default=None, ge=0, le=36500)
+    sources: list[Label] | None = None
+    types: list[Label] | None = None
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    text: str
+    score: float
+    event_id: str | None = None
+    document_id: str | None = None
+    source: str
+    type: str
+    timestamp: datetime | None
+
+
+class ChunksResponse(BaseModel):
+    user_id: str
+    chunks: list[ChunkOut]

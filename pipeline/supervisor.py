@@ -74,6 +74,15 @@ def worker_command(settings: Settings, queues: list[str] | None = None) -> list[
     ]
 
 
+def beat_command(settings: Settings) -> list[str]:
+    """The scheduler of periodic tasks (the outbox sweeper); one per deployment."""
+    schedule = settings.data_dir.resolve() / "celerybeat-schedule"
+    return [
+        *(sys.executable, "-m", "celery", "-A", "workers.app", "beat"),
+        *("-s", str(schedule), "--loglevel", settings.log_level),
+    ]
+
+
 @dataclass
 class Supervisor:
     settings: Settings
@@ -117,6 +126,7 @@ class Supervisor:
         self.env["PERSONA_BOOTSTRAP_KEY"] = key
         self.spawn("gateway", gateway_command(self.settings), signal.SIGTERM, 15.0)
         self.spawn("worker", worker_command(self.settings), signal.SIGTERM, 60.0)
+        self.spawn("beat", beat_command(self.settings), signal.SIGTERM, 10.0)
         return key
 
     def wait_ready(self, url: str, deadline_s: float = 60.0) -> None:

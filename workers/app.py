@@ -1,24 +1,41 @@
 """The one Celery app of the workers: `celery -A workers.app worker -Q <queues>`.
 
 Its settings, routing included, come from `pipeline.messages.celery_config`,
-the contract the gateway's producer applies too.
+the contract the gateway's producer applies too. `runtime()` is the process's
+warm state (engine, model, index), built on first use.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from celery import Celery
 
 from pipeline.config import Settings, get_settings
 from pipeline.logs import configure_logging
-from pipeline.messages import celery_config
+from pipeline.messages import Task, celery_config
+from pipeline.runtime import Runtime
 
-TASK_MODULES = ["workers.tasks.health"]
+TASK_MODULES = [
+    "workers.tasks.health",
+    "workers.tasks.ingest",
+    "workers.tasks.retrieval",
+    "workers.tasks.maintenance",
+]
 
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("persona", include=TASK_MODULES)
     app.conf.update(celery_config(settings))
+    app.conf.beat_schedule = {
+        "sweep-lost-jobs": {"task": Task.SWEEP, "schedule": settings.ingest.sweep_interval_s},
+    }
     return app
+
+
+@cache
+def runtime() -> Runtime:
+    return Runtime(get_settings())
 
 
 configure_logging(get_settings().log_level)

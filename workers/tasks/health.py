@@ -7,11 +7,11 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline.messages import Ping, Task
+from pipeline.messages import Ping, Task, ok_reply
 from workers.app import app
 
 
 @app.task(name=Task.HEALTH_PING, bind=True)
 def ping(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = Ping.model_validate(payload)
-    return {"ok": True, "note": message.note, "node": self.request.hostname, "pid": os.getpid()}
+    return ok_reply({"note": message.note, "node": self.request.hostname, "pid": os.getpid()})

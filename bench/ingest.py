@@ -1,0 +1,150 @@
+"""`make bench-ingest`: events/s accepted and made searchable, against the model's ceiling.
+
+Starts the whole system (`persona run`, embedded default) in a scratch folder,
+sends N realistic events and a few long documents through HTTP, waits until
+every job has succeeded, then stops it and measures the ceiling: fastembed
+alone embedding exactly the texts the workers embedded, in this process, with
+nothing else running. Prints medians where runs repeat, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench import corpus, system
+from pipeline.chunking import Chunker, Source
+from pipeline.config import get_settings
+from pipeline.embedding import Embedder
+from pipeline.schemas import IngestRequest
+
+
+def requests_for(n_events: int, n_docs: int, batch: int) -> list[dict]:
+    events = corpus.events(n_events)
+    bodies = [
+        {
+            "user_id": f"bench_user_{i // batch % 10}",
+            "source": "bench",
+            "events": events[i : i + batch],
+        }
+        for i in range(0, len(events), batch)
+    ]
+    docs = corpus.documents(n_docs)
+    bodies += [
+        {"user_id": "bench_user_docs", "source": "drive", "documents": docs[i : i + 5]}
+        for i in range(0, len(docs), 5)
+    ]
+    return bodies
+
+
+def embed_texts(bodies: list[dict], embedder: Embedder) -> list[str]:
+    """The texts the workers embed for these requests: chunked with their headers."""
+    chunker = Chunker(embedder.tokenizer, embedder.max_tokens)
+    texts: set[str] = set()
+    for body in bodies:
+        request = IngestRequest.model_validate(body)
+        for e in request.events:
+            src = Source("event", request.source, e.type, None, e.timestamp, e.content)
+            texts.update(p.embed_text for p in chunker.split(src))
+        for d in request.documents:
+            src = Source("document", request.source, d.type, d.title, d.timestamp, d.content)
+            texts.update(p.embed_text for p in chunker.split(src))
+    return sorted(texts, key=chunker.count)
+
+
+def run_end_to_end(bodies: list[dict], clients: int) -> dict[str, float]:
+    running = system.start()
+    headers = {"Authorization": f"x-api-key: {running.key}"}
+    items = sum(len(b.get("events", [])) + len(b.get("documents", [])) for b in bodies)
+    try:
+        with httpx.Client(base_url=running.url, headers=headers, timeout=120) as http:
+            t0 = time.perf_counter()
+
+            def send(body: dict) -> str:
+                response = http.post("/ingest", json=body)
+                response.raise_for_status()
+                return response.json()["job_id"]
+
+            with ThreadPoolExecutor(clients) as pool:
+                job_ids = list(pool.map(send, bodies))
+            accepted_s = time.perf_counter() - t0
+            pending = set(job_ids)
+            while pending:
+                for job_id in list(pending):
+                    job = http.get(f"/jobs/{job_id}").json()
+                    if job["status"] == "failed":
+                        raise RuntimeError(f"job {job_id} failed: {job['error']}")
+                    if job["status"] == "succeeded":
+                        pending.discard(job_id)
+                if pending:
+                    time.sleep(0.2)
+            searchable_s = time.perf_counter() - t0
+        memory = running.peak_rss_mb()
+    finally:
+        running.stop()
+    return {
+        "items": items,
+        "accepted_per_s": items / accepted_s,
+        "searchable_per_s": items / searchable_s,
+        "searchable_s": searchable_s,
+        **{f"peak_mb_{k}": v for k, v in memory.items()},
+    }
+
+
+def run_ceiling(bodies: list[dict], repeats: int) -> dict[str, float]:
+    settings = get_settings()
+    embedder = Embedder(
+        Path(settings.embedding.model_dir), batch_size=settings.embedding.batch_size
+    )
+    texts = embed_texts(bodies, embedder)
+    items = sum(len(b.get("events", [])) + len(b.get("documents", [])) for b in bodies)
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        embedder.embed(texts)
+        seconds.append(time.perf_counter() - t0)
+    median = statistics.median(seconds)
+    return {"texts": len(texts), "ceiling_items_per_s": items / median, "ceiling_s": median}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--documents", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=1000, help="events per request")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    args = parser.parse_args()
+    bodies = requests_for(args.events, args.documents, args.batch)
+    runs = [run_end_to_end(bodies, args.clients) for _ in range(args.repeats)]
+    ceiling = run_ceiling(bodies, args.repeats)
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    print(
+        f"\ningest benchmark: {runs[0]['items']} items ({args.events} events, {args.documents} "
+        f"documents), {ceiling['texts']} distinct texts embedded; medians of {args.repeats} runs"
+    )
+    print(f"  accepted (HTTP 202)          {med('accepted_per_s'):10.0f} items/s")
+    print(
+        f"  accepted → searchable        {med('searchable_per_s'):10.0f} items/s "
+        f"({med('searchable_s'):.1f} s)"
+    )
+    print(
+        f"  ceiling (fastembed alone)    {ceiling['ceiling_items_per_s']:10.0f} items/s "
+        f"({ceiling['ceiling_s']:.1f} s)"
+    )
+    ratio = med("searchable_per_s") / ceiling["ceiling_items_per_s"]
+    print(f"  ratio end-to-end / ceiling   {ratio:10.2f}")
+    for key in sorted(k for k in runs[0] if k.startswith("peak_mb_")):
+        print(f"  peak memory {key[8:]:<17}{med(key):10.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Start and stop a whole Persona (`persona run`) in a scratch folder, for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.embedded.process import free_port
+
+PERSONA = str(Path(sys.executable).with_name("persona"))
+
+
+@dataclass
+class RunningSystem:
+    proc: subprocess.Popen[bytes]
+    url: str
+    key: str
+    log: Path
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """Peak resident memory of each process (children included for the servers)."""
+        return {name: _tree_peak_mb(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(120)
+
+
+def start(extra_env: dict[str, str] | None = None) -> RunningSystem:
+    data = Path(tempfile.mkdtemp(prefix="persona-bench-"))
+    port = free_port()
+    env = {**os.environ, "PERSONA_DATA_DIR": str(data), "PERSONA_PORT": str(port)}
+    env.update(extra_env or {})
+    log = data / "run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([PERSONA, "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if match := re.search(r"API key\s+(\S+)", text):
+            pids = {}
+            for name, pid in re.findall(r"persona\.run: (\w+) started \(pid (\d+)\)", text):
+                pids[name] = int(pid)
+            for name, pid in re.findall(
+                r"persona\.embedded\.(\w+): \S+ [\d.]+ listening.*?pid (\d+)", text
+            ):
+                pids[name] = int(pid)
+            return RunningSystem(proc, f"http://127.0.0.1:{port}", match.group(1), log, pids)
+        if proc.poll() is not None:
+            raise RuntimeError(f"persona run exited:\n{text[-3000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("persona run did not become ready")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _peak_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def _tree_peak_mb(pid: int) -> float:
+    return _peak_mb(pid) + sum(_tree_peak_mb(c) for c in _children(pid))

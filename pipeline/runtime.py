@@ -1,0 +1,72 @@
+"""What a worker process keeps warm between tasks: the engine, the model, the index.
+
+Built once per process from settings and handed to pipeline functions, which
+never build their own. The model is loaded on first use and shared by the
+worker's threads behind a lock: onnxruntime already uses every core for one
+batch, so two batches at once would only fight over them. Queries have their
+own small copy of the model so that they never queue behind that lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Engine
+
+from pipeline.chunking import Chunker
+from pipeline.config import Settings
+from pipeline.db.engine import get_engine
+from pipeline.embedding import DIM, Embedder
+from pipeline.vectors import VectorIndex, open_index
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _embed_lock: threading.Lock = field(default_factory=threading.Lock)
+    _init_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return get_engine(self.settings.require_database_url(), self.settings.database.pool_size)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        with self._init_lock:
+            return Embedder(
+                self.settings.embedding.model_dir,
+                threads=self.settings.embedding.threads,
+                batch_size=self.settings.embedding.batch_size,
+            )
+
+    @cached_property
+    def query_embedder(self) -> Embedder:
+        """A second, single-threaded copy of the model for queries, so that a search never
+        waits behind an ingest job's batches holding the main one (it costs ~100 MB)."""
+        with self._init_lock:
+            return Embedder(self.settings.embedding.model_dir, threads=1, batch_size=1)
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        return Chunker(self.embedder.tokenizer, self.embedder.max_tokens)
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        with self._init_lock:
+            return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        """Vectors for ingestion: one batch stream at a time through the main model."""
+        with self._embed_lock:
+            return self.embedder.embed(texts)
+
+    def embed_query(self, text: str) -> NDArray[np.float32]:
+        return self.query_embedder.embed([text])[0]
+
+    def close(self) -> None:
+        if "index" in self.__dict__:
+            self.index.close()

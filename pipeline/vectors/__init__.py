@@ -1,0 +1,58 @@
+"""The vector index: one interface, a Qdrant server or Qdrant Edge behind it.
+
+The pipeline asks `open_index` for a `VectorIndex` and never learns which one
+it got: the distributed shape sets a server URL, the embedded default keeps a
+shard on local disk owned by one worker process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.vectors.base import (
+    DENSE_VECTOR,
+    PAYLOAD_INDEXES,
+    Hit,
+    IndexLocked,
+    Point,
+    SearchFilter,
+    VectorIndex,
+    point_id,
+)
+
+__all__ = [
+    "DENSE_VECTOR",
+    "PAYLOAD_INDEXES",
+    "Hit",
+    "IndexLocked",
+    "Point",
+    "SearchFilter",
+    "VectorIndex",
+    "open_index",
+    "point_id",
+]
+
+
+def open_index(
+    url: str | None,
+    path: Path,
+    dim: int,
+    collection: str = "chunks",
+    *,
+    api_key: str | None = None,
+) -> VectorIndex:
+    """The server index when `url` is set, else the embedded one under `path`.
+
+    The embedded shard lives in ``path / collection``, so a second collection
+    (say, for re-embedding with another model) sits beside the first exactly
+    as it would on a server. The embedded index raises `IndexLocked` when
+    another process already owns that folder.
+    """
+    # Imported here so a process that uses one back end never loads the other.
+    if url:
+        from pipeline.vectors.server import ServerIndex
+
+        return ServerIndex(url, dim, collection, api_key=api_key)
+    from pipeline.vectors.edge import EdgeIndex
+
+    return EdgeIndex(Path(path) / collection, dim)

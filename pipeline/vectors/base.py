@@ -1,0 +1,254 @@
+"""The vector index contract: what the pipeline may ask of Qdrant, whichever Qdrant it is.
+
+Two implementations honour it: `server.ServerIndex` (qdrant-client, for a Qdrant
+server or cluster shared by many workers) and `edge.EdgeIndex` (qdrant-edge, the
+engine in-process, owned by one worker process). Callers see only this module's
+types, so the choice is made once, in `open_index`, from configuration.
+
+Points are chunks. Their payload schema, which both implementations index the
+same way:
+
+=============  =======  ==========================================================
+field          type     meaning and index
+=============  =======  ==========================================================
+tenant         str      ``"<org_id>:<user_pk>"``; keyword index with
+                        ``is_tenant=True`` so each user's points are stored
+                        together and a per-user search reads only them
+org            int      organization id; integer index (org-wide maintenance)
+ts             int      event or document time, epoch seconds; integer index
+                        with ranges, for ``since_ts`` (freshness) filters
+source         str      the ``source`` given at ingest; keyword index
+type           str      event or document type; keyword index
+kind           str      ``"event"`` or ``"document"``; not indexed
+item_id        int      primary key of the event or document row; not indexed
+ordinal        int      chunk number within the item; not indexed
+external_id    str      the client's ``event_id`` / ``document_id``; not indexed
+=============  =======  ==========================================================
+
+Vectors live under the name ``"dense"`` (cosine, the embedding model's
+dimension) rather than as the unnamed default vector, so that a named sparse
+vector for lexical search can be added to the same points later without
+changing a caller or rebuilding a collection.
+
+Point ids are UUID strings (uuid5 of org, user, item and chunk ordinal), which
+is what makes every write an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.errors import PersonaError
+
+DENSE_VECTOR = "dense"
+"""Name of the dense vector on every point; a sparse one can join it later."""
+
+IndexKind = Literal["tenant", "keyword", "integer"]
+
+PAYLOAD_INDEXES: tuple[tuple[str, IndexKind], ...] = (
+    ("tenant", "tenant"),
+    ("org", "integer"),
+    ("ts", "integer"),
+    ("source", "keyword"),
+    ("type", "keyword"),
+)
+"""Payload fields each implementation indexes, and how (see the module docstring)."""
+
+MAX_TIE_FETCH = 4096
+"""How far past `limit` a search reads to order a run of equal scores by id."""
+
+Vector = npt.NDArray[np.floating[Any]] | Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One chunk as stored: its id, its dense vector and its payload."""
+
+    id: str
+    vector: Vector
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result; `score` is the cosine similarity, higher is closer."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """What a search may return. `tenant` is mandatory: no search crosses users.
+
+    `since_ts` keeps points with ``ts >= since_ts``. `sources` and `types` keep
+    points whose field is one of the values; ``None`` or an empty list means
+    no restriction, so an API field left empty does not silently match nothing.
+    """
+
+    tenant: str
+    since_ts: int | None = None
+    sources: list[str] | None = None
+    types: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.tenant:
+            raise ValueError("a search needs a tenant: no search may cross users")
+
+
+class IndexLocked(PersonaError):
+    """The embedded index folder is owned by another worker process.
+
+    Qdrant Edge is a library, not a server: exactly one process may open a
+    shard folder. Other processes must reach the vectors through that process
+    (the `retrieval` queue) or use a Qdrant server instead.
+    """
+
+    def __init__(self, path: str, holder: str | None = None) -> None:
+        who = f" (held by pid {holder})" if holder else ""
+        super().__init__(
+            f"The embedded vector index at {path} is locked by another process{who}: "
+            "one worker process owns the embedded index. Send vector work to that "
+            "worker, or set PERSONA_QDRANT_URL to share a Qdrant server between processes."
+        )
+        self.path = path
+
+
+def point_id(raw: str | uuid.UUID) -> str:
+    """The canonical form of a point id, so ids read back compare equal to ids written."""
+    try:
+        return str(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+    except ValueError:
+        raise ValueError(f"point ids are UUID strings, got {raw!r}") from None
+
+
+def as_vector(vector: Vector, dim: int) -> list[float]:
+    """Validate one dense vector and turn it into the plain list both clients take.
+
+    Checked here so a model/collection mismatch fails the same way, with the
+    same message, on both implementations.
+    """
+    arr = np.asarray(vector, dtype=np.float32)
+    if arr.shape != (dim,):
+        raise ValueError(f"expected a vector of {dim} dimensions, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("vector contains NaN or infinity")
+    return arr.tolist()
+
+
+def as_vectors(vectors: Sequence[Vector], dim: int) -> list[list[float]]:
+    """`as_vector` for a whole batch: one numpy conversion instead of one per point.
+
+    Converting vectors one by one cost more than the engine's own write.
+    """
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except ValueError:  # ragged rows
+        arr = None
+    if arr is None or arr.shape != (len(vectors), dim):
+        for vector in vectors:
+            as_vector(vector, dim)  # raises the precise error for the first bad one
+        raise ValueError(f"expected vectors of {dim} dimensions")
+    if not np.isfinite(arr).all():
+        raise ValueError("vector contains NaN or infinity")
+    return arr.tolist()
+
+
+def batched(items: Sequence[Point], size: int) -> Iterator[Sequence[Point]]:
+    """Consecutive slices of at most `size` points: bounded requests and memory."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class VectorIndex(ABC):
+    """One collection of chunk vectors, partitioned by tenant.
+
+    Every write returns only once it is applied and visible to searches, so a
+    job that has upserted can report success and a following query finds the
+    points. All methods may be called from several threads of one process.
+    """
+
+    dim: int
+
+    # --- writes -------------------------------------------------------------
+
+    @abstractmethod
+    def upsert(self, points: Iterable[Point]) -> None:
+        """Insert or replace points by id (the latest vector and payload win)."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove points by id; ids that do not exist are ignored."""
+
+    @abstractmethod
+    def delete_tenant(self, tenant: str) -> None:
+        """Remove every point of one user, whatever wrote it."""
+
+    # --- reads --------------------------------------------------------------
+
+    @abstractmethod
+    def count(self, tenant: str) -> int:
+        """Exact number of points of one user."""
+
+    @abstractmethod
+    def retrieve(self, ids: Iterable[str]) -> list[Point]:
+        """Points by id, in the order asked, skipping missing ones.
+
+        Vectors come back normalized (cosine collections store unit vectors).
+        """
+
+    def search(self, vector: Vector, flt: SearchFilter, limit: int) -> list[Hit]:
+        """The `limit` nearest points of one tenant by cosine, best first.
+
+        Equal scores are ordered by id, and the choice of which tied points
+        make the cut at `limit` is deterministic too: the search reads past
+        `limit` until the run of ties at the boundary ends (up to
+        `MAX_TIE_FETCH` extra points), so the same data always gives the same
+        answer on either implementation.
+        """
+        if limit <= 0:
+            return []
+        query = as_vector(vector, self.dim)
+        fetch = limit + 1
+        while True:
+            hits = sorted(self._query(query, flt, fetch), key=_rank)
+            boundary_tied = len(hits) == fetch and hits[-1].score == hits[limit - 1].score
+            if not boundary_tied or fetch >= limit + MAX_TIE_FETCH:
+                return hits[:limit]
+            fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
+
+    @abstractmethod
+    def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
+        """The engine's own top-`limit` search; `search` adds validation and tie order."""
+
+    # --- lifetime -----------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush and release files, locks and connections; safe to call twice."""
+
+    def __enter__(self) -> VectorIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _rank(hit: Hit) -> tuple[float, str]:
+    score = hit.score if not math.isnan(hit.score) else -math.inf
+    return (-score, hit.id)

@@ -1,0 +1,233 @@
+"""The embedded vector index: Qdrant Edge, Qdrant's own engine inside this process.
+
+This is the default when no Qdrant server is configured. The shard lives in one
+folder: a write-ahead log, segments and ``edge_config.json``. Edge runs no
+server and no background optimizer: every call works synchronously in the
+calling thread (searches fan out over the engine's own thread pool). We never
+call `EdgeShard.optimize()`: with the tenant index a per-user search reads only
+that user's points (about 0.3 ms at 100k points), and measured after an
+optimize it was slower, not faster. The price is that deleted points are not
+vacuumed from the appendable segment; a maintenance job may optimize if that
+ever matters.
+
+Ownership. Exactly one process may open a folder. Qdrant Edge already refuses a
+second opener through a lock on its WAL, but with an opaque message ("Can't
+init WAL: WouldBlock"); we take an exclusive ``flock`` on ``.persona.lock``
+first and raise `IndexLocked`, which names the folder and the process that
+holds it. The lock is released by the kernel if the process dies.
+
+Threads. `EdgeShard` is a Rust object exported without pyo3's ``unsendable``
+marker, so the compiler requires it to be ``Send + Sync``; its updates and reads
+go through the engine's own segment locks (the same code as a Qdrant server
+shard). We therefore add no lock around reads or writes; a stress test of mixed
+upserts, searches and deletes from eight threads holds. The only lock here
+guards `close` against use of a closed shard.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import qdrant_edge as qe
+
+from pipeline.vectors.base import (
+    DENSE_VECTOR,
+    PAYLOAD_INDEXES,
+    Hit,
+    IndexKind,
+    IndexLocked,
+    Point,
+    SearchFilter,
+    VectorIndex,
+    as_vectors,
+    batched,
+    point_id,
+)
+
+LOCK_FILE = ".persona.lock"
+CONFIG_FILE = "edge_config.json"  # written by EdgeShard.create; marks an existing shard
+UPSERT_BATCH = 1024
+
+
+class EdgeIndex(VectorIndex):
+    """A Qdrant Edge shard in `path`, created on first open and reopened after."""
+
+    def __init__(self, path: Path, dim: int, *, batch_size: int = UPSERT_BATCH) -> None:
+        self.path = Path(path)
+        self.dim = dim
+        self._batch_size = batch_size
+        self._state = threading.Lock()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[str] | None = _take_folder_lock(self.path)
+        try:
+            self._shard: qe.EdgeShard | None = _open_shard(self.path, dim)
+            _ensure_payload_indexes(self._shard)
+        except BaseException:
+            _release_folder_lock(self._lock_file)
+            self._lock_file = None
+            raise
+
+    # --- writes -------------------------------------------------------------
+
+    def upsert(self, points: Iterable[Point]) -> None:
+        """Apply in batches; each returns once logged to the WAL and searchable."""
+        shard = self._live()
+        items = list(points)
+        for batch in batched(items, self._batch_size):
+            vectors = as_vectors([p.vector for p in batch], self.dim)
+            edge_points = [
+                qe.Point(point_id(p.id), {DENSE_VECTOR: v}, dict(p.payload))
+                for p, v in zip(batch, vectors, strict=True)
+            ]
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        wanted: list[qe.PointId] = [point_id(i) for i in ids]
+        if wanted:
+            self._live().update(qe.UpdateOperation.delete_points(wanted))
+
+    def delete_tenant(self, tenant: str) -> None:
+        self._live().update(qe.UpdateOperation.delete_points_by_filter(_tenant_filter(tenant)))
+
+    # --- reads --------------------------------------------------------------
+
+    def count(self, tenant: str) -> int:
+        return self._live().count(qe.CountRequest(exact=True, filter=_tenant_filter(tenant)))
+
+    def retrieve(self, ids: Iterable[str]) -> list[Point]:
+        wanted = [point_id(i) for i in ids]
+        if not wanted:
+            return []
+        asked: list[qe.PointId] = list(wanted)  # the stub's alias; annotations are not evaluated
+        records = self._live().retrieve(asked, True, True)
+        found = {str(r.id): r for r in records}
+        return [
+            Point(i, _dense(found[i].vector), dict(found[i].payload or {}))
+            for i in wanted
+            if i in found
+        ]
+
+    def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
+        # `search`, not `query`: for a plain nearest-neighbour request it measured
+        # about 0.1 ms faster per call at 100k points; `query` is for prefetch/fusion.
+        request = qe.SearchRequest(
+            query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
+            limit=limit,
+            filter=_filter(flt),
+            with_payload=True,
+        )
+        return [
+            Hit(str(p.id), float(p.score), dict(p.payload or {}))
+            for p in self._live().search(request)
+        ]
+
+    # --- lifetime -----------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write segments out now; the WAL already makes acknowledged writes durable."""
+        self._live().flush()
+
+    def close(self) -> None:
+        with self._state:
+            shard, self._shard = self._shard, None
+            if shard is not None:
+                shard.flush()
+                shard.close()
+            _release_folder_lock(self._lock_file)
+            self._lock_file = None
+
+    def _live(self) -> qe.EdgeShard:
+        shard = self._shard
+        if shard is None:
+            raise RuntimeError(f"the embedded vector index at {self.path} is closed")
+        return shard
+
+
+def _edge_config(dim: int) -> qe.EdgeConfig:
+    # Per-tenant graphs only (m=0, payload_m=16): every search is scoped to one
+    # user, so a global graph would cost build time and never be used. This is
+    # Qdrant's recommended multitenancy layout, the same as the server's.
+    return qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+        hnsw_config=qe.HnswIndexConfig(
+            m=0, ef_construct=100, full_scan_threshold=10_000, payload_m=16
+        ),
+    )
+
+
+def _open_shard(path: Path, dim: int) -> qe.EdgeShard:
+    config = _edge_config(dim)
+    if not (path / CONFIG_FILE).exists():
+        return qe.EdgeShard.create(str(path), config)
+    try:
+        # Passing the config makes Edge check it against the stored segments.
+        return qe.EdgeShard.load(str(path), config)
+    except Exception as exc:
+        if "incompatible" in str(exc).lower():
+            raise ValueError(
+                f"the embedded vector index at {path} was built for another vector "
+                f"configuration than {dim}-dim cosine '{DENSE_VECTOR}': {exc}"
+            ) from exc
+        raise
+
+
+def _ensure_payload_indexes(shard: qe.EdgeShard) -> None:
+    existing = shard.info().payload_schema
+    for name, kind in PAYLOAD_INDEXES:
+        if name not in existing:
+            shard.update(qe.UpdateOperation.create_field_index(name, _index_params(kind)))
+
+
+def _index_params(kind: IndexKind) -> Any:
+    if kind == "tenant":
+        return qe.KeywordIndexParams(is_tenant=True)
+    if kind == "keyword":
+        return qe.KeywordIndexParams(enable_hnsw=False)
+    return qe.IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
+
+
+def _tenant_filter(tenant: str) -> qe.Filter:
+    return _filter(SearchFilter(tenant=tenant))
+
+
+def _filter(flt: SearchFilter) -> qe.Filter:
+    must: list[Any] = [qe.FieldCondition("tenant", match=qe.MatchValue(flt.tenant))]
+    if flt.since_ts is not None:
+        must.append(qe.FieldCondition("ts", range=qe.RangeFloat(gte=flt.since_ts)))
+    if flt.sources:
+        must.append(qe.FieldCondition("source", match=qe.MatchAny(list(flt.sources))))
+    if flt.types:
+        must.append(qe.FieldCondition("type", match=qe.MatchAny(list(flt.types))))
+    return qe.Filter(must=must)
+
+
+def _dense(vector: Any) -> list[float]:
+    return list(vector[DENSE_VECTOR]) if isinstance(vector, dict) else list(vector or [])
+
+
+def _take_folder_lock(path: Path) -> IO[str]:
+    """Exclusive, non-blocking: a second owner fails at once instead of waiting."""
+    handle = open(path / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the index's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or None
+        handle.close()
+        raise IndexLocked(str(path), holder) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _release_folder_lock(handle: IO[str] | None) -> None:
+    if handle is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,225 @@
+"""The vector index on a Qdrant server or cluster, through qdrant-client.
+
+Used when `PERSONA_QDRANT_URL` is set: any number of worker processes, on any
+number of machines, share one collection. Opening is idempotent (collection
+and payload indexes are created if missing, checked if present), so every
+worker may open it at start-up without coordination.
+
+Transport failures and a server answering 5xx or 429 surface as `Retryable`,
+which workers turn into a task retry; anything else is a bug and propagates.
+
+Threads: the HTTP client (httpx) is safe to share between threads. The local
+mode of qdrant-client (``":memory:"`` or a path, used by tests as a stand-in
+for a server) is not, so calls are serialized with a lock in that mode only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client.local.qdrant_local import QdrantLocal
+
+from pipeline.errors import Retryable
+from pipeline.vectors.base import (
+    DENSE_VECTOR,
+    PAYLOAD_INDEXES,
+    Hit,
+    IndexKind,
+    Point,
+    SearchFilter,
+    VectorIndex,
+    as_vectors,
+    batched,
+    point_id,
+)
+
+UPSERT_BATCH = 256
+
+
+class ServerIndex(VectorIndex):
+    """One collection on a Qdrant server (or qdrant-client's in-memory stand-in).
+
+    `client` is a URL, ``":memory:"``, or an existing `QdrantClient`; a client
+    passed in stays the caller's to close.
+    """
+
+    def __init__(
+        self,
+        client: QdrantClient | str,
+        dim: int,
+        collection: str = "chunks",
+        *,
+        api_key: str | None = None,
+        batch_size: int = UPSERT_BATCH,
+    ) -> None:
+        self._owns_client = not isinstance(client, QdrantClient)
+        self.client = (
+            QdrantClient(location=client, api_key=api_key) if isinstance(client, str) else client
+        )
+        self.dim = dim
+        self.collection = collection
+        self._batch_size = batch_size
+        self._local = isinstance(getattr(self.client, "_client", None), QdrantLocal)
+        self._serial: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self._local else contextlib.nullcontext()
+        )
+        with self._call():
+            self._ensure_collection()
+
+    # --- writes -------------------------------------------------------------
+
+    def upsert(self, points: Iterable[Point]) -> None:
+        """Batches of `UPSERT_BATCH`, each acknowledged only once applied (wait=True)."""
+        items = list(points)
+        for batch in batched(items, self._batch_size):
+            vectors = as_vectors([p.vector for p in batch], self.dim)
+            structs = [
+                models.PointStruct(
+                    id=point_id(p.id), vector={DENSE_VECTOR: v}, payload=dict(p.payload)
+                )
+                for p, v in zip(batch, vectors, strict=True)
+            ]
+            with self._call():
+                self.client.upsert(self.collection, points=structs, wait=True)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        wanted: list[models.ExtendedPointId] = [point_id(i) for i in ids]
+        if not wanted:
+            return
+        with self._call():
+            self.client.delete(
+                self.collection, points_selector=models.PointIdsList(points=wanted), wait=True
+            )
+
+    def delete_tenant(self, tenant: str) -> None:
+        selector = models.FilterSelector(filter=_filter(SearchFilter(tenant=tenant)))
+        with self._call():
+            self.client.delete(self.collection, points_selector=selector, wait=True)
+
+    # --- reads --------------------------------------------------------------
+
+    def count(self, tenant: str) -> int:
+        with self._call():
+            result = self.client.count(
+                self.collection, count_filter=_filter(SearchFilter(tenant=tenant)), exact=True
+            )
+        return result.count
+
+    def retrieve(self, ids: Iterable[str]) -> list[Point]:
+        wanted = [point_id(i) for i in ids]
+        if not wanted:
+            return []
+        with self._call():
+            records = self.client.retrieve(
+                self.collection, ids=wanted, with_payload=True, with_vectors=True
+            )
+        found = {str(r.id): r for r in records}
+        return [
+            Point(i, _dense(found[i].vector), dict(found[i].payload or {}))
+            for i in wanted
+            if i in found
+        ]
+
+    def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
+        with self._call():
+            response = self.client.query_points(
+                self.collection,
+                query=vector,
+                using=DENSE_VECTOR,
+                query_filter=_filter(flt),
+                limit=limit,
+                with_payload=True,
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+
+    # --- lifetime -----------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    # --- internals ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _call(self) -> Iterator[None]:
+        """Serialize in local mode; turn transient server failures into `Retryable`."""
+        try:
+            with self._serial:
+                yield
+        except (ResponseHandlingException, ResourceExhaustedResponse) as exc:
+            raise Retryable(f"Qdrant did not answer: {exc}") from exc
+        except UnexpectedResponse as exc:
+            status = exc.status_code or 0
+            if status == 429 or status >= 500:
+                raise Retryable(f"Qdrant answered {exc.status_code}: {exc}") from exc
+            raise
+
+    def _ensure_collection(self) -> None:
+        if not self.client.collection_exists(self.collection):
+            try:
+                self.client.create_collection(
+                    self.collection,
+                    vectors_config={
+                        DENSE_VECTOR: models.VectorParams(
+                            size=self.dim, distance=models.Distance.COSINE
+                        )
+                    },
+                    # Per-tenant graphs only: every search is scoped to one user
+                    # (Qdrant's multitenancy recommendation).
+                    hnsw_config=models.HnswConfigDiff(m=0, payload_m=16),
+                )
+            except UnexpectedResponse as exc:
+                if exc.status_code != 409:  # another worker created it first
+                    raise
+        info = self.client.get_collection(self.collection)
+        self._check_vectors(info.config.params.vectors)
+        if self._local:
+            # Local mode ignores payload indexes and warns on each one.
+            return
+        for name, kind in PAYLOAD_INDEXES:
+            if name not in (info.payload_schema or {}):
+                self.client.create_payload_index(
+                    self.collection, name, field_schema=_index_schema(kind), wait=True
+                )
+
+    def _check_vectors(self, vectors: Any) -> None:
+        params = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+        if params is None or params.size != self.dim or params.distance != models.Distance.COSINE:
+            raise ValueError(
+                f"Qdrant collection {self.collection!r} does not hold {self.dim}-dim cosine "
+                f"'{DENSE_VECTOR}' vectors (found {vectors!r}); use another collection name "
+                "for another embedding model"
+            )
+
+
+def _index_schema(kind: IndexKind) -> models.PayloadSchemaParams:
+    if kind == "tenant":
+        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    if kind == "keyword":
+        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, enable_hnsw=False)
+    return models.IntegerIndexParams(
+        type=models.IntegerIndexType.INTEGER, lookup=True, range=True, enable_hnsw=False
+    )
+
+
+def _filter(flt: SearchFilter) -> models.Filter:
+    must: list[models.Condition] = [
+        models.FieldCondition(key="tenant", match=models.MatchValue(value=flt.tenant))
+    ]
+    if flt.since_ts is not None:
+        must.append(models.FieldCondition(key="ts", range=models.Range(gte=flt.since_ts)))
+    if flt.sources:
+        must.append(models.FieldCondition(key="source", match=models.MatchAny(any=flt.sources)))
+    if flt.types:
+        must.append(models.FieldCondition(key="type", match=models.MatchAny(any=flt.types)))
+    return models.Filter(must=must)
+
+
+def _dense(vector: Any) -> list[float]:
+    return list(vector[DENSE_VECTOR]) if isinstance(vector, dict) else list(vector or [])
