@@ -24,23 +24,37 @@ class Embedder:
     """all-MiniLM-L6-v2 (384 dimensions, mean-pooled, L2-normalized) via fastembed."""
 
     def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 64) -> None:
-        """Load the model from `model_dir`, never from the network.
+        """Load the model from `model_dir` when `make model` built it there (offline);
+        otherwise through fastembed's own download from the hub, cached in `model_dir`.
 
         `threads` bounds onnxruntime's threads (None: one per core); `batch_size` is how
         many texts go through the model at once, where 32-64 is as fast as larger
         batches and keeps memory near 1 GB even for long texts.
         """
-        # Belt and braces: given a folder, fastembed 0.9 does not call the hub, but any
-        # hub call would spend ~40 s on retries before failing where there is no
-        # network. huggingface_hub reads this at import, hence before fastembed's.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        from fastembed import TextEmbedding
-
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
-        self._model = TextEmbedding(
-            MODEL_NAME, specific_model_path=str(self.model_dir), threads=threads
-        )
+        built = (self.model_dir / "model.onnx").is_file()
+        if built:
+            # Given a folder, fastembed 0.9 does not call the hub, but any hub call would
+            # spend ~40 s on retries where there is no network. huggingface_hub reads
+            # this at import, hence before fastembed is imported.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        from fastembed import TextEmbedding
+
+        try:
+            if built:
+                self._model = TextEmbedding(
+                    MODEL_NAME, specific_model_path=str(self.model_dir), threads=threads
+                )
+            else:
+                self._model = TextEmbedding(
+                    MODEL_NAME, cache_dir=str(self.model_dir), threads=threads
+                )
+        except Exception as exc:
+            raise RuntimeError(
+                f"no embedding model in {self.model_dir} and the hub could not provide one "
+                f"({type(exc).__name__}); build it offline with `make model`"
+            ) from exc
         truncating: Tokenizer | None = getattr(self._model.model, "tokenizer", None)
         if truncating is None or truncating.truncation is None:
             raise RuntimeError(f"fastembed loaded no truncating tokenizer from {self.model_dir}")
