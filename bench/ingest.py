@@ -57,8 +57,8 @@ def embed_texts(bodies: list[dict], embedder: Embedder) -> list[str]:
     return sorted(texts, key=chunker.count)
 
 
-def run_end_to_end(bodies: list[dict], clients: int) -> dict[str, float]:
-    running = system.start()
+def run_end_to_end(bodies: list[dict], clients: int, env: dict[str, str]) -> dict[str, float]:
+    running = system.start(env)
     headers = {"Authorization": f"x-api-key: {running.key}"}
     items = sum(len(b.get("events", [])) + len(b.get("documents", [])) for b in bodies)
     try:
@@ -74,6 +74,7 @@ def run_end_to_end(bodies: list[dict], clients: int) -> dict[str, float]:
                 job_ids = list(pool.map(send, bodies))
             accepted_s = time.perf_counter() - t0
             pending = set(job_ids)
+            stages: dict[str, float] = {}
             while pending:
                 for job_id in list(pending):
                     job = http.get(f"/jobs/{job_id}").json()
@@ -81,6 +82,8 @@ def run_end_to_end(bodies: list[dict], clients: int) -> dict[str, float]:
                         raise RuntimeError(f"job {job_id} failed: {job['error']}")
                     if job["status"] == "succeeded":
                         pending.discard(job_id)
+                        for stage, ms in job["timings"].items():
+                            stages[stage] = stages.get(stage, 0.0) + ms / 1000
                 if pending:
                     time.sleep(0.2)
             searchable_s = time.perf_counter() - t0
@@ -92,6 +95,7 @@ def run_end_to_end(bodies: list[dict], clients: int) -> dict[str, float]:
         "accepted_per_s": items / accepted_s,
         "searchable_per_s": items / searchable_s,
         "searchable_s": searchable_s,
+        **{f"stage_s_{k}": v for k, v in stages.items()},
         **{f"peak_mb_{k}": v for k, v in memory.items()},
     }
 
@@ -119,9 +123,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--concurrency", type=int, help="worker task threads")
+    parser.add_argument("--threads", type=int, help="onnxruntime threads of the worker")
     args = parser.parse_args()
+    env = {}
+    if args.concurrency:
+        env["PERSONA_CELERY_WORKER_CONCURRENCY"] = str(args.concurrency)
+    if args.threads:
+        env["PERSONA_EMBEDDING_THREADS"] = str(args.threads)
     bodies = requests_for(args.events, args.documents, args.batch)
-    runs = [run_end_to_end(bodies, args.clients) for _ in range(args.repeats)]
+    runs = [run_end_to_end(bodies, args.clients, env) for _ in range(args.repeats)]
     ceiling = run_ceiling(bodies, args.repeats)
 
     def med(key: str) -> float:
@@ -142,6 +153,10 @@ def main() -> None:
     )
     ratio = med("searchable_per_s") / ceiling["ceiling_items_per_s"]
     print(f"  ratio end-to-end / ceiling   {ratio:10.2f}")
+    stages = ", ".join(
+        f"{k[8:].removesuffix('_ms')} {med(k):.1f}" for k in runs[0] if k.startswith("stage_s_")
+    )
+    print(f"  worker time by stage, summed over jobs (s): {stages}")
     for key in sorted(k for k in runs[0] if k.startswith("peak_mb_")):
         print(f"  peak memory {key[8:]:<17}{med(key):10.0f} MB")
 

@@ -68,13 +68,25 @@ class Chunker:
             self.tokenizer, capacity=(low, budget), overlap=min(OVERLAP_TOKENS, low // 2)
         )
 
+    def split_many(self, items: list[Source]) -> list[list[Piece]]:
+        """`split` for many items, tokenizing them in one parallel batch first: most
+        items (events) fit whole and need nothing more."""
+        wholes = [f"{header(item)} {item.content}" for item in items]
+        counts = [len(e.ids) for e in self.tokenizer.encode_batch(wholes)]
+        return [
+            self._split(item, whole, n)
+            for item, whole, n in zip(items, wholes, counts, strict=True)
+        ]
+
     def split(self, item: Source) -> list[Piece]:
         """The item's chunks in order; each `embed_text` fits the model whole."""
-        head = header(item)
-        whole = f"{head} {item.content}"
-        tokens = self.count(whole)
+        whole = f"{header(item)} {item.content}"
+        return self._split(item, whole, self.count(whole))
+
+    def _split(self, item: Source, whole: str, tokens: int) -> list[Piece]:
         if tokens <= self.max_tokens:
             return [Piece(0, item.content.strip(), whole, tokens)]
+        head = header(item)
         # The splitter counts tokens without [CLS]/[SEP]; the header takes its share too.
         budget = self.max_tokens - self._special - (self.count(head) - self._special) - 1
         pieces = []

@@ -83,8 +83,20 @@ def claim(session: Session, job_id: str) -> Work | None:
     if job is None:
         return None
     rows = session.execute(
-        select(Item).where(Item.job_id == job_id, Item.state == "pending").order_by(Item.id)
-    ).scalars()
+        select(
+            Item.id,
+            Item.kind,
+            Item.external_id,
+            Item.content_hash,
+            Item.source,
+            Item.type,
+            Item.title,
+            Item.ts,
+            Item.content,
+        )
+        .where(Item.job_id == job_id, Item.state == "pending")
+        .order_by(Item.id)
+    )
     items = [
         PendingItem(
             r.id,
@@ -155,12 +167,20 @@ def write(
         for i in items
         for p, vector in zip(chunked[i.id], vectors[i.id], strict=True)
     ]
+    new_counts = {i.id: len(chunked[i.id]) for i in items}
+    by_id = {i.id: i for i in items}
     stale = [
-        point_id(work.org_id, work.user_pk, i.kind, i.external_id, ordinal)
-        for i in items
-        for ordinal in session.execute(
-            select(Chunk.ordinal).where(Chunk.item_id == i.id, Chunk.ordinal >= len(chunked[i.id]))
-        ).scalars()
+        point_id(
+            work.org_id,
+            work.user_pk,
+            by_id[row.item_id].kind,
+            by_id[row.item_id].external_id,
+            row.ordinal,
+        )
+        for row in session.execute(
+            select(Chunk.item_id, Chunk.ordinal).where(Chunk.item_id.in_(list(new_counts)))
+        )
+        if row.ordinal >= new_counts[row.item_id]
     ]
     runtime.index.upsert(points)
     if stale:
@@ -183,8 +203,7 @@ def write(
             for i in items
             for p in chunked[i.id]
         ]
-        for start in range(0, len(rows), 1000):
-            session.execute(insert(Chunk).values(rows[start : start + 1000]))
+        session.execute(insert(Chunk), rows)  # executemany: batched by the driver
         session.execute(
             update(Item).where(Item.id.in_(ids)).values(state="indexed", updated_at=func.now())
         )
@@ -222,7 +241,8 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
     if work is None:
         return Outcome(job_id, "skipped")
     t1 = time.perf_counter()
-    chunked = {i.id: runtime.chunker.split(i.source) for i in work.items}
+    pieces = runtime.chunker.split_many([i.source for i in work.items])
+    chunked = {i.id: p for i, p in zip(work.items, pieces, strict=True)}
     t2 = time.perf_counter()
     flat = [p for i in work.items for p in chunked[i.id]]
     flat_vectors = embed_pieces(runtime, flat)

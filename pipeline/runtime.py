@@ -67,6 +67,12 @@ class Runtime:
     def embed_query(self, text: str) -> NDArray[np.float32]:
         return self.query_embedder.embed([text])[0]
 
+    def warm_up(self) -> None:
+        """Build everything now, and run the model once (onnxruntime's first run is slow)."""
+        self.embed(["warm-up"])
+        self.embed_query("warm-up")
+        _ = self.chunker, self.index, self.engine
+
     def close(self) -> None:
         if "index" in self.__dict__:
             self.index.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from celery import Celery
+from celery import Celery, signals
 
 from pipeline.config import Settings, get_settings
 from pipeline.logs import configure_logging
@@ -36,6 +36,13 @@ def create_celery(settings: Settings) -> Celery:
 @cache
 def runtime() -> Runtime:
     return Runtime(get_settings())
+
+
+@signals.worker_ready.connect
+def warm_up(**_: object) -> None:
+    """Load the model and open the index before the first task, not during it: the first
+    job would otherwise pay a second or two, and a locked index should fail loudly now."""
+    runtime().warm_up()
 
 
 configure_logging(get_settings().log_level)
