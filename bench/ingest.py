@@ -125,12 +125,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
     parser.add_argument("--concurrency", type=int, help="worker task threads")
     parser.add_argument("--threads", type=int, help="onnxruntime threads of the worker")
+    parser.add_argument("--parallel", type=int, help="jobs that may embed at once")
     args = parser.parse_args()
     env = {}
     if args.concurrency:
         env["PERSONA_CELERY_WORKER_CONCURRENCY"] = str(args.concurrency)
     if args.threads:
         env["PERSONA_EMBEDDING_THREADS"] = str(args.threads)
+    if args.parallel:
+        env["PERSONA_EMBEDDING_PARALLEL"] = str(args.parallel)
     bodies = requests_for(args.events, args.documents, args.batch)
     runs = [run_end_to_end(bodies, args.clients, env) for _ in range(args.repeats)]
     ceiling = run_ceiling(bodies, args.repeats)

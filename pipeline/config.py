@@ -42,6 +42,9 @@ class EmbeddingSettings(BaseModel):
         default=None, description="onnxruntime threads per worker process (unset: all cores)."
     )
     batch_size: int = Field(default=64, description="Texts per model call.")
+    parallel: int = Field(
+        default=1, ge=1, description="Jobs of one worker that may embed at the same time."
+    )
 
 
 class QdrantSettings(BaseModel):

@@ -120,6 +120,18 @@ def embed_pieces(runtime: Runtime, pieces: list[Piece]) -> list[list[float]]:
     return [by_text[p.embed_text] for p in pieces]
 
 
+USER_LOCK_SPACE = 1  # the two-int advisory lock space; the one-bigint space is separate
+
+
+def lock_user(session: Session, user_pk: int) -> None:
+    """Serialise this transaction with every other write to the user's index entries
+    (other jobs, an erasure) until it ends."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"),
+        {"space": USER_LOCK_SPACE, "key": user_pk % 2**31},
+    )
+
+
 def payload(work: Work, item: PendingItem, piece: Piece) -> dict[str, object]:
     ts = item.source.ts
     return {
@@ -143,7 +155,7 @@ def write(
     vectors: dict[int, list[list[float]]],
 ) -> int:
     """Step 3 of the module docstring; returns the number of chunks written."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": work.user_pk})
+    lock_user(session, work.user_pk)
     status = session.execute(select(User.status).where(User.id == work.user_pk)).scalar()
     if status != "active":
         raise UserGone(f"user is {'being deleted' if status else 'deleted'}; nothing indexed")
@@ -158,14 +170,15 @@ def write(
         if hashes[row.id] == row.content_hash
     }
     items = [i for i in work.items if i.id in current]
-    points = [
-        Point(
-            point_id(work.org_id, work.user_pk, i.kind, i.external_id, p.ordinal),
+    placed = [
+        (
+            i,
+            piece,
             vector,
-            payload(work, i, p),
+            point_id(work.org_id, work.user_pk, i.kind, i.external_id, piece.ordinal),
         )
         for i in items
-        for p, vector in zip(chunked[i.id], vectors[i.id], strict=True)
+        for piece, vector in zip(chunked[i.id], vectors[i.id], strict=True)
     ]
     new_counts = {i.id: len(chunked[i.id]) for i in items}
     by_id = {i.id: i for i in items}
@@ -173,16 +186,16 @@ def write(
         point_id(
             work.org_id,
             work.user_pk,
-            by_id[row.item_id].kind,
-            by_id[row.item_id].external_id,
-            row.ordinal,
+            by_id[r.item_id].kind,
+            by_id[r.item_id].external_id,
+            r.ordinal,
         )
-        for row in session.execute(
+        for r in session.execute(
             select(Chunk.item_id, Chunk.ordinal).where(Chunk.item_id.in_(list(new_counts)))
         )
-        if row.ordinal >= new_counts[row.item_id]
+        if r.ordinal >= new_counts[r.item_id]
     ]
-    runtime.index.upsert(points)
+    runtime.index.upsert([Point(pid, vector, payload(work, i, p)) for i, p, vector, pid in placed])
     if stale:
         runtime.index.delete(stale)
     if items:
@@ -196,18 +209,15 @@ def write(
                 "text": p.text,
                 "token_count": p.token_count,
                 "model": MODEL_NAME,
-                "point_id": uuid.UUID(
-                    point_id(work.org_id, work.user_pk, i.kind, i.external_id, p.ordinal)
-                ),
+                "point_id": uuid.UUID(pid),
             }
-            for i in items
-            for p in chunked[i.id]
+            for i, p, _, pid in placed
         ]
         session.execute(insert(Chunk), rows)  # executemany: batched by the driver
         session.execute(
             update(Item).where(Item.id.in_(ids)).values(state="indexed", updated_at=func.now())
         )
-    return len(points)
+    return len(placed)
 
 
 class UserGone(Exception):

@@ -2,8 +2,9 @@
 
 Built once per process from settings and handed to pipeline functions, which
 never build their own. The model is loaded on first use and shared by the
-worker's threads behind a lock: onnxruntime already uses every core for one
-batch, so two batches at once would only fight over them. Queries have their
+worker's threads behind a semaphore (`embedding.parallel` slots, default 1):
+with onnxruntime's default of one thread per core, one batch stream already
+uses every core and two would only fight over them. Queries have their
 own small copy of the model so that they never queue behind that lock.
 """
 
@@ -27,8 +28,11 @@ from pipeline.vectors import VectorIndex, open_index
 @dataclass
 class Runtime:
     settings: Settings
-    _embed_lock: threading.Lock = field(default_factory=threading.Lock)
+    _embed_slots: threading.BoundedSemaphore = field(init=False)
     _init_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._embed_slots = threading.BoundedSemaphore(self.settings.embedding.parallel)
 
     @cached_property
     def engine(self) -> Engine:
@@ -60,8 +64,8 @@ class Runtime:
             return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Vectors for ingestion: one batch stream at a time through the main model."""
-        with self._embed_lock:
+        """Vectors for ingestion: at most `embedding.parallel` batch streams at once."""
+        with self._embed_slots:
             return self.embedder.embed(texts)
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
