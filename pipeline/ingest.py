@@ -100,35 +100,25 @@ def accept(
     new_events = new_documents = 0
     if events:
         rows = [_row(org_id, user.id, job_id, request.source, e) for e in events]
-        new_events = len(
-            session.execute(
-                insert(Item)
-                .values(rows)
-                .on_conflict_do_nothing(constraint=ITEM_KEY)
-                .returning(Item.id)
-            ).all()
+        # executemany with RETURNING: compiled once and sent in batches by the driver
+        # (insertmanyvalues), where one giant VALUES list costs ~0.4 s to compile.
+        inserted = session.execute(
+            insert(Item).on_conflict_do_nothing(constraint=ITEM_KEY).returning(Item.id), rows
         )
+        new_events = len(inserted.all())
     if documents:
         rows = [_row(org_id, user.id, job_id, request.source, d) for d in documents]
-        stmt = insert(Item).values(rows)
+        stmt = insert(Item)
         changed = {
             c: stmt.excluded[c]
             for c in ("source", "type", "title", "ts", "content", "content_hash", "metadata")
         }
-        new_documents = len(
-            session.execute(
-                stmt.on_conflict_do_update(
-                    constraint=ITEM_KEY,
-                    set_={
-                        **changed,
-                        "job_id": job_id,
-                        "state": "pending",
-                        "updated_at": func.now(),
-                    },
-                    where=Item.content_hash != stmt.excluded.content_hash,
-                ).returning(Item.id)
-            ).all()
-        )
+        upsert = stmt.on_conflict_do_update(
+            constraint=ITEM_KEY,
+            set_={**changed, "job_id": job_id, "state": "pending", "updated_at": func.now()},
+            where=Item.content_hash != stmt.excluded.content_hash,
+        ).returning(Item.id)
+        new_documents = len(session.execute(upsert, rows).all())
     accepted = new_events + new_documents
     duplicates = len(request.events) + len(request.documents) - accepted
     session.add(
