@@ -65,6 +65,9 @@ def _caller(
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
     principal = keys.authenticate(session, key_from_headers(request, authorization))
+    # End the read-only auth transaction now: its connection goes back to the pool
+    # instead of idling through a handler that may wait on a worker (RPC reads).
+    session.commit()
     request.state.org_id = principal.org_id
     return principal
 
