@@ -18,9 +18,7 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import psycopg
@@ -38,9 +36,8 @@ from pipeline.embedded.process import (
     run_to_completion,
     service_account,
     spawn,
-    stop,
-    wait_ready,
 )
+from pipeline.embedded.server import ChildServer
 
 logger = logging.getLogger("persona.embedded.postgres")
 
@@ -59,7 +56,7 @@ def install_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ChildServer):
     """One PostgreSQL server on one data folder, started and stopped by this process.
 
     `start` runs initdb the first time (into a staging folder renamed into
@@ -69,6 +66,11 @@ class EmbeddedPostgres:
     for a fast shutdown (SIGINT: sessions are cut, a checkpoint is written)
     and waits for it.
     """
+
+    label = "postgres"
+    process_name = "postgres"
+    stop_signal = signal.SIGINT  # fast shutdown: sessions cut, a checkpoint written
+    log_name = LOG_NAME
 
     def __init__(
         self,
@@ -80,34 +82,13 @@ class EmbeddedPostgres:
         start_timeout: float = 60.0,
         stop_timeout: float = 60.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
+        super().__init__(data_dir, port, start_timeout, stop_timeout)
         self.database = database
         self.superuser = superuser
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._wanted_port = port
-        self._port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.version = ""
 
     @property
     def bin_dir(self) -> Path:
         return install_dir() / "bin"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / LOG_NAME
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise EmbeddedError("postgres is not running")
-        return self._port
-
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while it runs."""
-        return self._proc.pid if self._proc is not None else None
 
     @property
     def url(self) -> str:
@@ -122,8 +103,7 @@ class EmbeddedPostgres:
         )
 
     def start(self) -> Self:
-        if self._proc is not None:
-            raise EmbeddedError(f"postgres on {self.data_dir} is already started")
+        self._refuse_second_start()
         account = service_account()
         if account is not None:
             ensure_reachable(self.bin_dir, account)
@@ -151,48 +131,7 @@ class EmbeddedPostgres:
             cwd=self.data_dir,
             account=account,
         )
-        self._proc, self._port = proc, port
-        try:
-            wait_ready(
-                proc,
-                self._accepts_connections,
-                name="postgres",
-                log_path=self.log_path,
-                timeout=self.start_timeout,
-            )
-            self._create_database()
-        except BaseException:
-            self.stop()
-            raise
-        logger.info(
-            "postgres %s listening on %s:%d (pid %d, data %s)",
-            self.version,
-            LOCALHOST,
-            port,
-            proc.pid,
-            self.data_dir,
-        )
-        return self
-
-    def stop(self) -> None:
-        """Fast shutdown, then SIGKILL after `stop_timeout`; safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        code = stop(proc, signal.SIGINT, name="postgres", timeout=self.stop_timeout)
-        self._port = None
-        logger.info("postgres stopped (pid %d, exit code %d)", proc.pid, code)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self._await_ready(proc, port, self._accepts_connections, self._create_database)
 
     def _initdb_once(self, account: Account | None) -> None:
         if (self.data_dir / "PG_VERSION").exists():

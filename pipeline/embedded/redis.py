@@ -10,11 +10,8 @@ it exits.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import signal
-import subprocess
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import redis
@@ -31,11 +28,8 @@ from pipeline.embedded.process import (
     make_private_dir,
     service_account,
     spawn,
-    stop,
-    wait_ready,
 )
-
-logger = logging.getLogger("persona.embedded.redis")
+from pipeline.embedded.server import ChildServer
 
 LOG_NAME = "redis.log"
 PID_NAME = "redis.pid"
@@ -53,13 +47,18 @@ def executable() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(ChildServer):
     """One Redis server on one data folder, started and stopped by this process.
 
     `start` picks a fresh free port unless `port` is given and waits until
     PING answers (not while the append-only file is still loading). `stop`
     sends SIGTERM, which fsyncs the append-only file, and waits.
     """
+
+    label = "redis"
+    process_name = "redis-server"
+    stop_signal = signal.SIGTERM  # the append-only file is flushed on the way out
+    log_name = LOG_NAME
 
     def __init__(
         self,
@@ -69,35 +68,14 @@ class EmbeddedRedis:
         start_timeout: float = 30.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self._wanted_port = port
-        self._port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.version = ""
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / LOG_NAME
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise EmbeddedError("redis is not running")
-        return self._port
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        super().__init__(data_dir, port, start_timeout, stop_timeout)
 
     @property
     def url(self) -> str:
         return f"redis://{LOCALHOST}:{self.port}/0"
 
     def start(self) -> Self:
-        if self._proc is not None:
-            raise EmbeddedError(f"redis on {self.data_dir} is already started")
+        self._refuse_second_start()
         account = service_account()
         server = executable()
         if account is not None:
@@ -132,47 +110,7 @@ class EmbeddedRedis:
             cwd=self.data_dir,
             account=account,
         )
-        self._proc, self._port = proc, port
-        try:
-            wait_ready(
-                proc,
-                self._answers_ping,
-                name="redis-server",
-                log_path=self.log_path,
-                timeout=self.start_timeout,
-            )
-        except BaseException:
-            self.stop()
-            raise
-        logger.info(
-            "redis %s listening on %s:%d (pid %d, data %s)",
-            self.version,
-            LOCALHOST,
-            port,
-            proc.pid,
-            self.data_dir,
-        )
-        return self
-
-    def stop(self) -> None:
-        """SIGTERM (the append-only file is flushed), SIGKILL after `stop_timeout`."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        code = stop(proc, signal.SIGTERM, name="redis-server", timeout=self.stop_timeout)
-        self._port = None
-        logger.info("redis stopped (pid %d, exit code %d)", proc.pid, code)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self._await_ready(proc, port, self._answers_ping)
 
     def _answers_ping(self) -> bool:
         # One try per probe: redis-py's default retries with backoff would hide a
