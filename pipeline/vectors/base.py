@@ -164,6 +164,20 @@ def as_vectors(vectors: Sequence[Vector], dim: int) -> list[list[float]]:
     return arr.tolist()
 
 
+def points_in_order(wanted: list[str], records: Iterable[Any]) -> list[Point]:
+    """Records of either back end as `Point`s, in the order asked, missing ids skipped."""
+    found = {str(r.id): r for r in records}
+    return [
+        Point(i, _dense(found[i].vector), dict(found[i].payload or {}))
+        for i in wanted
+        if i in found
+    ]
+
+
+def _dense(vector: Any) -> list[float]:
+    return list(vector[DENSE_VECTOR]) if isinstance(vector, dict) else list(vector or [])
+
+
 def batched(items: Sequence[Point], size: int) -> Iterator[Sequence[Point]]:
     """Consecutive slices of at most `size` points: bounded requests and memory."""
     for start in range(0, len(items), size):

@@ -47,6 +47,7 @@ from pipeline.vectors.base import (
     as_vectors,
     batched,
     point_id,
+    points_in_order,
 )
 
 LOCK_FILE = ".persona.lock"
@@ -105,12 +106,7 @@ class EdgeIndex(VectorIndex):
             return []
         asked: list[qe.PointId] = list(wanted)  # the stub's alias; annotations are not evaluated
         records = self._live().retrieve(asked, True, True)
-        found = {str(r.id): r for r in records}
-        return [
-            Point(i, _dense(found[i].vector), dict(found[i].payload or {}))
-            for i in wanted
-            if i in found
-        ]
+        return points_in_order(wanted, records)
 
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
         # `search`, not `query`: for a plain nearest-neighbour request it measured
@@ -204,10 +200,6 @@ def _filter(flt: SearchFilter) -> qe.Filter:
     if flt.types:
         must.append(qe.FieldCondition("type", match=qe.MatchAny(list(flt.types))))
     return qe.Filter(must=must)
-
-
-def _dense(vector: Any) -> list[float]:
-    return list(vector[DENSE_VECTOR]) if isinstance(vector, dict) else list(vector or [])
 
 
 def _take_folder_lock(path: Path) -> IO[str]:

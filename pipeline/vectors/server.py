@@ -37,6 +37,7 @@ from pipeline.vectors.base import (
     as_vectors,
     batched,
     point_id,
+    points_in_order,
 )
 
 UPSERT_BATCH = 256
@@ -119,12 +120,7 @@ class ServerIndex(VectorIndex):
             records = self.client.retrieve(
                 self.collection, ids=wanted, with_payload=True, with_vectors=True
             )
-        found = {str(r.id): r for r in records}
-        return [
-            Point(i, _dense(found[i].vector), dict(found[i].payload or {}))
-            for i in wanted
-            if i in found
-        ]
+        return points_in_order(wanted, records)
 
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
         with self._call():
@@ -219,7 +215,3 @@ def _filter(flt: SearchFilter) -> models.Filter:
     if flt.types:
         must.append(models.FieldCondition(key="type", match=models.MatchAny(any=flt.types)))
     return models.Filter(must=must)
-
-
-def _dense(vector: Any) -> list[float]:
-    return list(vector[DENSE_VECTOR]) if isinstance(vector, dict) else list(vector or [])
