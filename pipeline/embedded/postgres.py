@@ -31,11 +31,9 @@ from pipeline.embedded.process import (
     ServerStartError,
     ensure_not_in_use,
     ensure_reachable,
-    free_port,
     make_private_dir,
     run_to_completion,
     service_account,
-    spawn,
 )
 from pipeline.embedded.server import ChildServer
 
@@ -113,8 +111,8 @@ class EmbeddedPostgres(ChildServer):
         ensure_not_in_use(
             self.data_dir, postgres, self.data_dir / "postmaster.pid", name="postgres"
         )
-        port = self._wanted_port or free_port()
-        proc = spawn(
+        port = self._choose_port()
+        return self._launch(
             [
                 postgres,
                 "-D",
@@ -126,12 +124,11 @@ class EmbeddedPostgres(ChildServer):
                 "-c",
                 "unix_socket_directories=",
             ],
-            log_path=self.log_path,
-            death_signal=signal.SIGINT,
-            cwd=self.data_dir,
-            account=account,
+            port,
+            account,
+            self._accepts_connections,
+            self._create_database,
         )
-        return self._await_ready(proc, port, self._accepts_connections, self._create_database)
 
     def _initdb_once(self, account: Account | None) -> None:
         if (self.data_dir / "PG_VERSION").exists():

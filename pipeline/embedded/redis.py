@@ -24,10 +24,8 @@ from pipeline.embedded.process import (
     ServerStartError,
     ensure_not_in_use,
     ensure_reachable,
-    free_port,
     make_private_dir,
     service_account,
-    spawn,
 )
 from pipeline.embedded.server import ChildServer
 
@@ -82,8 +80,8 @@ class EmbeddedRedis(ChildServer):
             ensure_reachable(server, account)
         make_private_dir(self.data_dir, account)
         ensure_not_in_use(self.data_dir, server, self.data_dir / PID_NAME, name="redis-server")
-        port = self._wanted_port or free_port()
-        proc = spawn(
+        port = self._choose_port()
+        return self._launch(
             [
                 server,
                 "--bind",
@@ -105,12 +103,10 @@ class EmbeddedRedis(ChildServer):
                 "--logfile",
                 "",
             ],
-            log_path=self.log_path,
-            death_signal=signal.SIGTERM,
-            cwd=self.data_dir,
-            account=account,
+            port,
+            account,
+            self._answers_ping,
         )
-        return self._await_ready(proc, port, self._answers_ping)
 
     def _answers_ping(self) -> bool:
         # One try per probe: redis-py's default retries with backoff would hide a

@@ -9,14 +9,23 @@ context-manager protocol.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from pipeline.embedded.process import LOCALHOST, EmbeddedError, stop, wait_ready
+from pipeline.embedded.process import (
+    LOCALHOST,
+    Account,
+    EmbeddedError,
+    free_port,
+    spawn,
+    stop,
+    wait_ready,
+)
 
 logger = logging.getLogger("persona.embedded")
 
@@ -58,6 +67,28 @@ class ChildServer:
     def _refuse_second_start(self) -> None:
         if self._proc is not None:
             raise EmbeddedError(f"{self.label} on {self.data_dir} is already started")
+
+    def _choose_port(self) -> int:
+        return self._wanted_port or free_port()
+
+    def _launch(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        port: int,
+        account: Account | None,
+        probe: Callable[[], bool],
+        then: Callable[[], None] | None = None,
+    ) -> Self:
+        """Spawn the server (if we die first, it gets its own clean-shutdown signal)
+        and wait until it is ready."""
+        proc = spawn(
+            argv,
+            log_path=self.log_path,
+            death_signal=self.stop_signal,
+            cwd=self.data_dir,
+            account=account,
+        )
+        return self._await_ready(proc, port, probe, then)
 
     def _await_ready(
         self,
