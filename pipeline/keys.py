@@ -82,9 +82,14 @@ def register_key(
     return existing.id, False
 
 
+def new_key() -> str:
+    """A fresh random key: 256 bits, which is why a plain SHA-256 is enough to store it."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
 def create_key(session: Session, org: str, scopes: list[str], name: str = "") -> str:
     """Make a new random key for `org`; the clear text exists only in the return value."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = new_key()
     register_key(session, org, key, scopes, name)
     return key
 

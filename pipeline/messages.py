@@ -43,10 +43,6 @@ ROUTES: dict[str, Queue] = {
 }
 
 
-def queue_for(task: str) -> str:
-    return ROUTES[task].value
-
-
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings shared by producers (the gateway) and consumers (the workers).
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.migrate import upgrade
 from pipeline.embedded import EmbeddedPostgres, EmbeddedRedis, process
@@ -40,7 +40,7 @@ def stored_key(data_dir: Path) -> str:
     path = data_dir / KEY_FILE
     if path.exists():
         return path.read_text().strip()
-    key = "pk_" + secrets.token_urlsafe(32)
+    key = keys.new_key()
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key

@@ -275,9 +275,6 @@ class Tenant:
     client: httpx.Client
     reader: httpx.Client
 
-    def client_with(self, key: str) -> httpx.Client:
-        return httpx.Client(base_url=str(self.client.base_url), headers={"X-API-Key": key})
-
 
 @pytest.fixture
 def tenant(gateway: str, engine: Engine) -> Iterator[Tenant]:
