@@ -34,8 +34,9 @@ class RunningSystem:
         self.proc.wait(120)
 
 
-def start(extra_env: dict[str, str] | None = None) -> RunningSystem:
-    data = Path(tempfile.mkdtemp(prefix="persona-bench-"))
+def start(extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> RunningSystem:
+    """`persona run` on `data_dir` (a fresh scratch folder by default), once it serves."""
+    data = data_dir or Path(tempfile.mkdtemp(prefix="persona-bench-"))
     port = free_port()
     env = {**os.environ, "PERSONA_DATA_DIR": str(data), "PERSONA_PORT": str(port)}
     env.update(extra_env or {})
@@ -53,6 +54,7 @@ def start(extra_env: dict[str, str] | None = None) -> RunningSystem:
                 r"persona\.embedded\.(\w+): \S+ [\d.]+ listening.*?pid (\d+)", text
             ):
                 pids[name] = int(pid)
+            pids = {**_roles(proc.pid), **pids}
             return RunningSystem(proc, f"http://127.0.0.1:{port}", match.group(1), log, pids)
         if proc.poll() is not None:
             raise RuntimeError(f"persona run exited:\n{text[-3000:]}")
@@ -61,11 +63,30 @@ def start(extra_env: dict[str, str] | None = None) -> RunningSystem:
     raise RuntimeError("persona run did not become ready")
 
 
+def _roles(pid: int) -> dict[str, int]:
+    """The gateway, worker and beat children of `persona run`, by their command lines
+    (the log names them only at INFO level)."""
+    roles = {}
+    for child in _children(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+        except FileNotFoundError:
+            continue
+        if "uvicorn" in argv:
+            roles["gateway"] = child
+        elif "celery" in argv:
+            roles["worker" if "worker" in argv else "beat"] = child
+    return roles
+
+
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def _peak_mb(pid: int) -> float:
@@ -80,3 +101,13 @@ def _peak_mb(pid: int) -> float:
 
 def _tree_peak_mb(pid: int) -> float:
     return _peak_mb(pid) + sum(_tree_peak_mb(c) for c in _children(pid))
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and its children, living and reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_s(c) for c in _children(pid))
