@@ -111,13 +111,21 @@ def lexical(
     return [(str(r.point_id), float(r.score)) for r in session.execute(sql, params)]
 
 
-def fuse(*rankings: list[str]) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion of id lists (best first); ties go to the smaller id."""
-    scores: dict[str, float] = {}
+def fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of (id, score) lists, each best first.
+
+    Equal scores within a list share a rank (1, 2, 2, 4), so equal evidence fuses to
+    equal scores; ties in the result go to the smaller id. Both make the order a
+    function of the data alone.
+    """
+    fused: dict[str, float] = {}
     for ranking in rankings:
-        for rank, pid in enumerate(ranking, start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (RRF_K + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        rank, previous = 0, None
+        for position, (pid, score) in enumerate(ranking, start=1):
+            if score != previous:
+                rank, previous = position, score
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]:
@@ -138,9 +146,9 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
         types=request.types,
     )
     hits = runtime.index.search(runtime.embed_query(request.query), flt, limit=depth)
-    cosine = {h.id: float(h.score) for h in hits}
-    bm25 = dict(by_words)
-    fused = fuse([h.id for h in hits], [pid for pid, _ in by_words])
+    by_meaning = [(h.id, float(h.score)) for h in hits]
+    cosine, bm25 = dict(by_meaning), dict(by_words)
+    fused = fuse(by_meaning, by_words)
     if not fused:
         return []
     # Read a few more than asked: a point whose row is gone (an erasure racing) is skipped.
