@@ -281,8 +281,8 @@ class CpuMeter:
     for one client, what the serial path of a request costs.
     """
 
-    def __init__(self, pids: dict[str, int], idle_s: float = 3.0) -> None:
-        self.pids = pids
+    def __init__(self, running: system.RunningSystem, idle_s: float = 3.0) -> None:
+        self.running = running
         a = self._snapshot()
         time.sleep(idle_s)
         b = self._snapshot()
@@ -290,7 +290,7 @@ class CpuMeter:
         self.idle_per_s["bench client"] = 0.0
 
     def _snapshot(self) -> dict[str, float]:
-        snap = {name: system.cpu_s(pid) for name, pid in self.pids.items()}
+        snap = {k: v for k, v in self.running.cpu_s().items() if k != "beat"}
         snap["bench client"] = time.process_time()
         return snap
 
@@ -380,14 +380,8 @@ def run_size(size: int, base: store.Base, args: argparse.Namespace) -> SizeResul
             ready_s = wait_for_worker(running.url, headers, warm[0])
             for clients in (1, 8):
                 http_series(running.url, headers, warm, clients)
-            meter = CpuMeter(
-                {
-                    "gateway": running.pids["gateway"],
-                    "worker": running.pids["worker"],
-                    "postgres": stack.postgres.pid or 0,
-                    "redis": stack.redis.pid or 0,
-                }
-            )
+            running.pids.update(postgres=stack.postgres.pid or 0, redis=stack.redis.pid or 0)
+            meter = CpuMeter(running)
             load = os.getloadavg()[0]
             one, cpu_one = meter.measure(lambda: http_series(running.url, headers, measured, 1))
             eight, cpu_eight = meter.measure(

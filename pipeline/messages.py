@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
 from pipeline.errors import PersonaError, error_from
-from pipeline.schemas import ChunksRequest
+from pipeline.schemas import ChunksRequest, QueryRequest
 
 
 class Queue(StrEnum):
@@ -31,6 +31,7 @@ class Task(StrEnum):
     INGEST = "persona.ingest.run_job"
     SWEEP = "persona.maintenance.sweep"
     SEARCH = "persona.retrieval.search"
+    ANSWER = "persona.retrieval.answer"
     FOOTPRINT = "persona.maintenance.footprint"
 
 
@@ -39,6 +40,7 @@ ROUTES: dict[str, Queue] = {
     Task.INGEST: Queue.INGEST,
     Task.SWEEP: Queue.MAINTENANCE,
     Task.SEARCH: Queue.RETRIEVAL,
+    Task.ANSWER: Queue.RETRIEVAL,
     Task.FOOTPRINT: Queue.MAINTENANCE,
 }
 
@@ -99,6 +101,11 @@ class Sweep(Message):
 class SearchChunks(Message):
     org_id: int
     request: ChunksRequest
+
+
+class AnswerQuestion(Message):
+    org_id: int
+    request: QueryRequest
 
 
 class Footprint(Message):
