@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 
 from pipeline.config import Settings
@@ -27,12 +28,14 @@ def call(producer: Celery, task: str, message: Message, timeout_s: float) -> Any
     """Run `task` on a worker and wait for its reply (RPC over the result backend).
 
     A domain error in the reply is raised again here; no reply in time is 503.
-    The message expires with the wait, so a late worker does not do work nobody reads.
+    The message expires with the wait, so a late worker does not do work nobody reads;
+    it answers "revoked" instead, which can arrive before Celery notices the deadline
+    (it checks between waits of up to a second), and means the same: 503.
     """
     result = producer.send_task(task, kwargs=message.model_dump(mode="json"), expires=timeout_s)
     try:
         reply = result.get(timeout=timeout_s, propagate=True)
-    except CeleryTimeout as exc:
+    except (CeleryTimeout, TaskRevokedError) as exc:
         raise Unavailable(
             f"No worker answered within {timeout_s:g}s; retry shortly", retry_after_s=1
         ) from exc
