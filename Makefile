@@ -49,8 +49,9 @@ bench: bench-ingest bench-query ## Run every benchmark (prints figures; asserts 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
 
-bench-query: install model ## POST /chunks p50/p95/p99 vs its floor, by store size (SIZES=10000,100000,1000000)
-	$(BIN)/python -m bench.query --sizes $(or $(SIZES),10000,100000,1000000)
+SIZES ?= 10000,100000,1000000
+bench-query: install model ## POST /chunks p50/p95/p99 vs its floor, by store size (SIZES=$(SIZES))
+	$(BIN)/python -m bench.query --sizes $(SIZES)
 
 lint: install ## ruff, import contracts and mypy
 	$(BIN)/ruff check .

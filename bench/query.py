@@ -106,6 +106,8 @@ POSTGRES = "Postgres sessions (conn. held)"
 SQL_LEXICAL, SQL_OTHER = "  of which lexical statements", "  of which other statements"
 REST = "rest (pool pre-ping, Python)"
 HEALTHZ = "HTTP hop alone (GET /healthz)"
+FLOOR_EMBED, FLOOR_SEARCH = "floor: embed query", "floor: index search, top 5"
+FLOOR_SEARCH_50 = "floor: index search, top 50"
 
 
 class Spent:
@@ -179,44 +181,45 @@ def time_sql(engine: Engine, spent: Spent) -> None:
         spent.add(part, time.perf_counter() - starts.pop(id(cursor), time.perf_counter()))
 
 
-def measure_floor(
-    runtime: Runtime, org_id: int, user_pks: dict[str, int], bodies: list[dict[str, Any]]
-) -> tuple[Series, Series, Series, Series]:
-    """Embedding plus raw index search (top_k=5, and 50 as a fusion would fetch)."""
-    floor, embed, search, search50 = (Series(n) for n in ("floor", "embed", "search", "s50"))
+def measure_in_process(
+    runtime: TimedRuntime,
+    index: Any,
+    org_id: int,
+    user_pks: dict[str, int],
+    bodies: list[dict[str, Any]],
+) -> tuple[dict[str, Series], dict[str, list[float]]]:
+    """Per query, the floor then the pipeline call, interleaved so both see the same host.
+
+    The floor is the query's embedding plus the raw index search of the user's points
+    (top 5 as asked, and top 50 as the fusion fetches); the pipeline call is
+    `search_chunks` exactly as the worker runs it, with its parts recorded.
+    """
+    floor, pipeline = Series("floor"), Series("pipeline")
+    parts: dict[str, list[float]] = defaultdict(list)
     for body in bodies:
         flt = SearchFilter(tenant=tenant_key(org_id, user_pks[body["user_id"]]))
         t0 = time.perf_counter()
         vector = runtime.embed_query(body["query"])
         t1 = time.perf_counter()
-        runtime.index.search(vector, flt, limit=5)
+        index.search(vector, flt, limit=5)
         t2 = time.perf_counter()
-        runtime.index.search(vector, flt, limit=50)
+        index.search(vector, flt, limit=50)
         t3 = time.perf_counter()
         floor.ms.append((t2 - t0) * 1000)
-        embed.ms.append((t1 - t0) * 1000)
-        search.ms.append((t2 - t1) * 1000)
-        search50.ms.append((t3 - t2) * 1000)
-    return floor, embed, search, search50
+        parts[FLOOR_EMBED].append((t1 - t0) * 1000)
+        parts[FLOOR_SEARCH].append((t2 - t1) * 1000)
+        parts[FLOOR_SEARCH_50].append((t3 - t2) * 1000)
 
-
-def measure_pipeline(
-    runtime: TimedRuntime, org_id: int, bodies: list[dict[str, Any]]
-) -> tuple[Series, dict[str, list[float]]]:
-    """`search_chunks` as the worker calls it, and its parts per call."""
-    series = Series("pipeline")
-    parts: dict[str, list[float]] = defaultdict(list)
-    for body in bodies:
         runtime.spent.parts.clear()
         t0 = time.perf_counter()
         retrieval.search_chunks(runtime, org_id, ChunksRequest.model_validate(body))
         total = (time.perf_counter() - t0) * 1000
-        series.ms.append(total)
+        pipeline.ms.append(total)
         named = dict(runtime.spent.parts)
         for part in (EMBED, VECTORS, POSTGRES, SQL_LEXICAL, SQL_OTHER):
             parts[part].append(named.get(part, 0.0))
         parts[REST].append(total - sum(named.get(p, 0.0) for p in (EMBED, VECTORS, POSTGRES)))
-    return series, parts
+    return {"floor": floor, "pipeline": pipeline}, parts
 
 
 # --- through the system --------------------------------------------------------------------
@@ -353,17 +356,12 @@ def run_size(size: int, base: store.Base, args: argparse.Namespace) -> SizeResul
             flush=True,
         )
         runtime.warm_up()
-        for body in warm:
-            runtime.embed_query(body["query"])
-        floor, embed, search, search50 = measure_floor(runtime, org_id, user_pks, measured)
         real_index = runtime.index
         runtime.__dict__["index"] = TimedIndex(real_index, runtime.spent)
         time_sql(runtime.engine, runtime.spent)
-        for body in warm:
-            retrieval.search_chunks(runtime, org_id, ChunksRequest.model_validate(body))
-        pipeline, parts = measure_pipeline(runtime, org_id, measured)
-        parts["floor: embed query"], parts["floor: index search, top 5"] = embed.ms, search.ms
-        parts["floor: index search, top 50"] = search50.ms
+        measure_in_process(runtime, real_index, org_id, user_pks, warm)
+        local, parts = measure_in_process(runtime, real_index, org_id, user_pks, measured)
+        floor, pipeline = local["floor"], local["pipeline"]
         real_index.close()  # hand the folder to the worker
         runtime.engine.dispose()
         bench_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
