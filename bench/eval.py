@@ -297,6 +297,8 @@ def main() -> None:
         f"p95 {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms (sequential)"
     )
     print(f"  baselines computed in {baselines_s:.1f} s\n")
+    print("R@k: share of the labeled events in the top k (multi-hop: both needed); H@10: any")
+    print("of them in the top 10. No-answer questions are left out here and in `all`.\n")
     print(table(questions, methods))
     print()
     print(no_answer(questions, methods))

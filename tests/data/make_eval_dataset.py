@@ -14,7 +14,9 @@ notes. Their memories are of three sorts:
   question about it with the event ids that answer it;
 - distractors written by the same family: the same topic with other people, places or
   numbers (the other flight, a friend's taste, the contract still stuck in legal), so
-  that the nearest event by topic is often the wrong one;
+  that the nearest event by topic is often the wrong one; and a family a person lives
+  more than once (flights, friends' door codes, orders, tickets) is written two or three
+  times with other entities, only one copy being asked about;
 - filler: everyday chatter that shares the user's people, places and projects.
 
 Question kinds: `single` (one event states it), `when` (the answer is the event's
