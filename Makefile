@@ -13,7 +13,7 @@ MODEL := $(PERSONA_EMBEDDING_MODEL_DIR)/model.onnx
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ bench: bench-ingest ## Run every benchmark (prints figures; asserts nothing)
 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
+
+eval: install model ## Retrieval quality: recall@5/10, hit@10 per question kind vs dense and BM25
+	$(BIN)/python -m bench.eval
 
 lint: install ## ruff, import contracts and mypy
 	$(BIN)/ruff check .
