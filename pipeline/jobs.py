@@ -75,7 +75,8 @@ def kinds(session: Session, job_ids: list[str]) -> dict[str, str]:
     """The kind of each job, so a re-published message goes to the task that runs it."""
     if not job_ids:
         return {}
-    return dict(session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids))).tuples())
+    rows = session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids)))
+    return {row.id: row.kind for row in rows}
 
 
 def mark_published(session: Session, job_ids: list[str]) -> None:
