@@ -101,6 +101,13 @@ def delete_rows(session: Session, user_pk: int) -> dict[str, int]:
     return removed
 
 
+def erase_rows(session: Session, user_pk: int) -> dict[str, int]:
+    """`delete_rows` under the user's advisory lock: waits for an indexing write in
+    progress to commit, and any write after it finds the user gone."""
+    lock_user(session, user_pk)
+    return delete_rows(session, user_pk)
+
+
 def count_rows(session: Session, user_pk: int) -> dict[str, int]:
     """Rows of the user left in each table (the user row included)."""
     counts = {
@@ -174,8 +181,7 @@ def _run(runtime: Runtime, job_id: str) -> dict[str, object] | None:
     if target is None:
         return None
     with session_scope(runtime.engine) as session:
-        lock_user(session, target.user_pk)
-        rows = delete_rows(session, target.user_pk)
+        rows = erase_rows(session, target.user_pk)
     t1 = time.perf_counter()
     tenant = tenant_key(target.org_id, target.user_pk)
     points = runtime.index.count(tenant)
