@@ -50,9 +50,9 @@ def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[s
 
 def _bucket(request: Request) -> limits.TokenBucket:
     state = request.app.state
-    if not hasattr(state, "token_bucket"):
-        state.token_bucket = limits.TokenBucket(state.redis)
+    if not hasattr(state, "token_bucket"):  # first request; a second one racing it is harmless
         state.active_users = limits.ActiveUsers()
+        state.token_bucket = limits.TokenBucket(state.redis)
     return state.token_bucket
 
 

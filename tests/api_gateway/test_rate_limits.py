@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pipeline import limits
 from pipeline.db.engine import session_scope
+from pipeline.errors import InvalidInput, NotFound
 from tests.conftest import Services, Tenant
 
 PERSONA = str(Path(sys.executable).with_name("persona"))
@@ -114,6 +116,10 @@ def test_cli_sets_and_resets_an_organizations_limits(services: Services, tenant:
     assert int(response.headers["X-RateLimit-Remaining"]) <= 8
     assert persona("--reset").returncode == 0
     assert tenant.client.get("/v1/end-users/x").headers["X-RateLimit-Limit"] == "1000"
-    bad = persona("--burst", "0")
-    assert bad.returncode == 2
-    assert "burst must be positive" in bad.stderr
+
+
+def test_limits_must_be_positive_and_the_org_must_exist(tenant: Tenant, engine) -> None:
+    with pytest.raises(InvalidInput, match="rate_limit_burst must be positive"):
+        set_limits(engine, tenant.org, rate_limit_burst=0)
+    with pytest.raises(NotFound):
+        set_limits(engine, "no-such-org", rate_limit_per_s=5.0)
