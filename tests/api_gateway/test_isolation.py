@@ -158,4 +158,5 @@ def test_no_route_crosses_organizations(
     assert victim.client.get(f"/jobs/{victim.job_id}").json()["status"] == "succeeded"
     assert items_of(engine, victim.org) == victim.items
     found = victim.client.post("/chunks", json={"user_id": VICTIM, "query": "secret"}).json()
-    assert [c["text"] for c in found["chunks"]] == [SECRET]
+    assert len(found["chunks"]) == 1
+    assert found["chunks"][0]["text"].endswith(SECRET)  # after any dated header

@@ -116,7 +116,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
         == 2
     )
     found = tenant.client.post("/chunks", json={"user_id": "kept", "query": "sister birthday"})
-    assert found.json()["chunks"][0]["text"] == FACTS[1]
+    assert found.json()["chunks"][0]["text"].endswith(FACTS[1])  # after any dated header
     assert tenant.client.get("/v1/end-users/kept").json()["metadata"] == {"name": "kept"}
 
     # Registering the same id again starts from nothing.
