@@ -16,7 +16,9 @@ a redelivered or re-published message finishes what a crashed attempt began:
    result (what `GET /jobs/{id}` shows). A non-zero re-check is retried.
 
 The `jobs` table is the one exception: job rows are the record of work done
-(counts, status, the erasure's own report) and hold no content of the user.
+(counts, status, the erasure's own report) and hold no content of the user;
+their `user_id` (which may be an e-mail address) is replaced by `ERASED`, except
+on the deletion jobs, which say whom they erased.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
 import redis
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from pipeline import jobs
 from pipeline.db.engine import session_scope
-from pipeline.db.models import User
+from pipeline.db.models import Job, User
 from pipeline.errors import Retryable
 from pipeline.indexing import lock_user, tenant_key
 from pipeline.runtime import Runtime
@@ -44,6 +46,7 @@ KEPT_TABLES = frozenset({"jobs"})
 """Tables with a `user_pk` that an erasure keeps (see the module docstring)."""
 
 SCAN_BATCH = 1000
+ERASED = "[erased]"
 
 
 def user_key_pattern(user_pk: int) -> str:
@@ -98,6 +101,12 @@ def delete_rows(session: Session, user_pk: int) -> dict[str, int]:
         removed[table] = result.rowcount  # type: ignore[attr-defined]
     result = session.execute(delete(User).where(User.id == user_pk))
     removed["users"] = result.rowcount  # type: ignore[attr-defined]
+    result = session.execute(
+        update(Job)
+        .where(Job.user_pk == user_pk, Job.kind != "delete", Job.user_id != ERASED)
+        .values(user_id=ERASED)
+    )
+    removed["job_user_ids_scrubbed"] = result.rowcount  # type: ignore[attr-defined]
     return removed
 
 

@@ -70,9 +70,11 @@ def ingest(client: httpx.Client, user_id: str, prefix: str = "evt") -> str:
 def test_delete_erases_one_user_everywhere_and_only_that_user(
     system: System, worker, tenant: Tenant, engine
 ) -> None:
+    ingest_jobs = {}
     for user_id in ("gone", "kept"):
         tenant.client.put("/register", json={"user_id": user_id, "traits": {"name": user_id}})
-        assert wait_job(tenant.client, ingest(tenant.client, user_id))["status"] == "succeeded"
+        ingest_jobs[user_id] = ingest(tenant.client, user_id)
+        assert wait_job(tenant.client, ingest_jobs[user_id])["status"] == "succeeded"
     gone_pk, kept_pk = user_pk(engine, tenant.org, "gone"), user_pk(engine, tenant.org, "kept")
     cache = redis.Redis.from_url(system.redis_url)
     for pk in (gone_pk, kept_pk):  # what a cache of the user's data would hold
@@ -91,7 +93,15 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     assert job["kind"] == "delete"
     report = job["result"]
     chunks = kept_before["chunks"]  # both users ingested the same items
-    assert report["removed"]["postgres"] == {"items": 6, "chunks": chunks, "users": 1}
+    assert report["removed"]["postgres"] == {
+        "items": 6,
+        "chunks": chunks,
+        "users": 1,
+        "job_user_ids_scrubbed": 1,
+    }
+    # The record of past work stays, without the user's id (it may be an e-mail address).
+    assert tenant.client.get(f"/jobs/{ingest_jobs['gone']}").json()["user_id"] == "[erased]"
+    assert tenant.client.get(f"/jobs/{ingest_jobs['kept']}").json()["user_id"] == "kept"
     assert report["removed"]["qdrant_points"] == chunks
     assert report["removed"]["redis_keys"] == 2
     assert report["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
