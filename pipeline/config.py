@@ -73,6 +73,17 @@ class IngestSettings(BaseModel):
         description="A running job is presumed lost with its worker after this long and is "
         "re-published; longer than any one job takes.",
     )
+    max_backlog: int = Field(
+        default=10000,
+        description="Ingest jobs waiting in the broker above which /ingest answers 429 "
+        "(backpressure).",
+    )
+    backlog_check_s: float = Field(
+        default=1.0, description="How long a gateway process reuses one reading of the backlog."
+    )
+    backlog_retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After, in seconds, of a 429 for backpressure."
+    )
 
 
 class GatewaySettings(BaseModel):
@@ -117,6 +128,14 @@ class LLMSettings(BaseModel):
         return bool(self.base_url and self.model)
 
 
+class RateLimitSettings(BaseModel):
+    """Defaults of every organization's token bucket; an organization's own columns
+    (`persona orgs limits`) override them."""
+
+    per_s: float = Field(default=1000.0, gt=0, description="Requests per second refilled.")
+    burst: int = Field(default=2000, ge=1, description="Bucket size: the largest burst.")
+
+
 class Settings(BaseSettings):
     """Everything a Persona process can be told, with the defaults of the embedded shape."""
 
@@ -148,6 +167,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     celery: CelerySettings = CelerySettings()
     llm: LLMSettings = LLMSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
 
     def require_database_url(self) -> str:
         """The database URL, or a message saying how to get one (why: a clear start-up error)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import redis
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 
@@ -62,6 +63,11 @@ class Runtime:
     def index(self) -> VectorIndex:
         with self._init_lock:
             return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """The worker's client for caches and per-user keys (not the broker's connection)."""
+        return redis.Redis.from_url(self.settings.require_redis_url())
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Vectors for ingestion: at most `embedding.parallel` batch streams at once."""
