@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api_gateway import errors
 from api_gateway.dispatch import create_producer
 from api_gateway.middleware import BodyLimit, RequestContext
-from api_gateway.routes import end_users, health, ingest, jobs, retrieval, users
+from api_gateway.routes import end_users, health, ingest, jobs, retrieval, summaries, users
 from pipeline import keys
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest.router,
         jobs.router,
         retrieval.router,
+        summaries.router,
     ):
         app.include_router(router)
     return app

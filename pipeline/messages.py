@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
 from pipeline.errors import PersonaError, error_from
-from pipeline.schemas import ChunksRequest
+from pipeline.schemas import ChunksRequest, SummaryQuery
 
 
 class Queue(StrEnum):
@@ -32,6 +32,8 @@ class Task(StrEnum):
     SWEEP = "persona.maintenance.sweep"
     SEARCH = "persona.retrieval.search"
     FOOTPRINT = "persona.maintenance.footprint"
+    SUMMARIZE = "persona.summaries.compute"
+    SUMMARY_CHECK = "persona.summaries.settle"
 
 
 ROUTES: dict[str, Queue] = {
@@ -40,6 +42,9 @@ ROUTES: dict[str, Queue] = {
     Task.SWEEP: Queue.MAINTENANCE,
     Task.SEARCH: Queue.RETRIEVAL,
     Task.FOOTPRINT: Queue.MAINTENANCE,
+    # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
+    Task.SUMMARIZE: Queue.RETRIEVAL,
+    Task.SUMMARY_CHECK: Queue.SUMMARIES,
 }
 
 
@@ -106,6 +111,20 @@ class Footprint(Message):
 
     org_id: int
     user_id: str
+
+
+class Summarize(Message):
+    """Compute (or find) one summary now: the cold path of `GET /summary`."""
+
+    org_id: int
+    request: SummaryQuery
+
+
+class SummaryCheck(Message):
+    """The delayed check that refreshes a user's summaries once their ingestion settled."""
+
+    user_pk: int
+    claimed: bool = False  # a retry of a check that already won its claim
 
 
 def ok_reply(result: Any) -> dict[str, Any]:

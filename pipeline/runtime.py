@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
+from redis import Redis
 from sqlalchemy import Engine
 
 from pipeline.chunking import Chunker
@@ -62,6 +63,11 @@ class Runtime:
     def index(self) -> VectorIndex:
         with self._init_lock:
             return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
+
+    @cached_property
+    def redis(self) -> Redis:
+        """The process's Redis client (caches, debounce marks); thread-safe, pooled."""
+        return Redis.from_url(self.settings.require_redis_url())
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Vectors for ingestion: at most `embedding.parallel` batch streams at once."""
