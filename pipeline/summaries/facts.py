@@ -36,7 +36,7 @@ from pipeline.summaries.purposes import KEYWORD_RATIO, Purpose, keyword_hits
 from pipeline.vectors import SearchFilter
 
 SUPPORT_COSINE = 0.8  # another event saying nearly the same thing
-DUPLICATE_COSINE = 0.95  # the same thing said twice
+DUPLICATE_COSINE = 0.88  # the same thing said twice, or the same template filled again
 SENTENCES_PER_CHUNK = 2
 BUDGET_CHARS = 6000  # facts enough for the largest summary (5,000 chars) whatever is cut
 

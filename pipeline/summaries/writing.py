@@ -92,7 +92,7 @@ def words_of(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2)
 
 
-def near_duplicate(a: frozenset[str], b: frozenset[str], threshold: float = 0.6) -> bool:
+def near_duplicate(a: frozenset[str], b: frozenset[str], threshold: float = 0.5) -> bool:
     """Two sentences say the same thing when most of their content words are shared
     (Jaccard), or one's words are all inside the other's."""
     if not a or not b:
