@@ -29,6 +29,10 @@ class RunningSystem:
         """Peak resident memory of each process (children included for the servers)."""
         return {name: _tree_peak_mb(pid) for name, pid in self.pids.items()}
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by each process (its children included: Postgres backends)."""
+        return {name: _tree_cpu_s(pid) for name, pid in self.pids.items()}
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(120)
@@ -80,3 +84,19 @@ def _peak_mb(pid: int) -> float:
 
 def _tree_peak_mb(pid: int) -> float:
     return _peak_mb(pid) + sum(_tree_peak_mb(c) for c in _children(pid))
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system time of `pid` and of its children that exited and were waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+
+
+def _tree_cpu_s(pid: int) -> float:
+    return _cpu_s(pid) + sum(_tree_cpu_s(c) for c in _children(pid))

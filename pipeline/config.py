@@ -99,6 +99,24 @@ class CelerySettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible API (vLLM, llama.cpp server, Ollama, a hosted one), "
+        "e.g. http://127.0.0.1:11434/v1. Unset: answers and summaries are extractive.",
+    )
+    model: str | None = Field(default=None, description="Model name sent to the LLM endpoint.")
+    api_key: str | None = Field(default=None, description="Bearer key for the LLM endpoint.")
+    timeout_s: float = Field(
+        default=20.0, description="A slower LLM answer is dropped for the extractive one."
+    )
+    max_tokens: int = Field(default=512, description="Longest generated answer, in tokens.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
 class SummariesSettings(BaseModel):
     quiet_s: float = Field(
         default=5.0,
@@ -152,6 +170,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     gateway: GatewaySettings = GatewaySettings()
     celery: CelerySettings = CelerySettings()
+    llm: LLMSettings = LLMSettings()
     summaries: SummariesSettings = SummariesSettings()
 
     def require_database_url(self) -> str:

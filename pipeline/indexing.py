@@ -32,7 +32,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from pipeline import jobs
-from pipeline.chunking import Piece, Source
+from pipeline.chunking import Piece, Source, header
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item, User
 from pipeline.embedding import MODEL_NAME
@@ -207,6 +207,7 @@ def write(
                 "user_pk": work.user_pk,
                 "ordinal": p.ordinal,
                 "text": p.text,
+                "context": header(i.source),
                 "token_count": p.token_count,
                 "model": MODEL_NAME,
                 "point_id": uuid.UUID(pid),

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
 from pipeline.errors import PersonaError, error_from
-from pipeline.schemas import ChunksRequest, SummaryQuery
+from pipeline.schemas import ChunksRequest, QueryRequest, SummaryQuery
 
 
 class Queue(StrEnum):
@@ -31,6 +31,7 @@ class Task(StrEnum):
     INGEST = "persona.ingest.run_job"
     SWEEP = "persona.maintenance.sweep"
     SEARCH = "persona.retrieval.search"
+    ANSWER = "persona.retrieval.answer"
     FOOTPRINT = "persona.maintenance.footprint"
     SUMMARIZE = "persona.summaries.compute"
     SUMMARY_CHECK = "persona.summaries.settle"
@@ -41,6 +42,7 @@ ROUTES: dict[str, Queue] = {
     Task.INGEST: Queue.INGEST,
     Task.SWEEP: Queue.MAINTENANCE,
     Task.SEARCH: Queue.RETRIEVAL,
+    Task.ANSWER: Queue.RETRIEVAL,
     Task.FOOTPRINT: Queue.MAINTENANCE,
     # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
     Task.SUMMARIZE: Queue.RETRIEVAL,
@@ -104,6 +106,11 @@ class Sweep(Message):
 class SearchChunks(Message):
     org_id: int
     request: ChunksRequest
+
+
+class AnswerQuestion(Message):
+    org_id: int
+    request: QueryRequest
 
 
 class Footprint(Message):

@@ -1,16 +1,33 @@
-"""Finding a user's chunks for a query: embed, search the user's points, read the truth.
+"""Finding a user's chunks for a query: dense and lexical rankings fused, read from the truth.
 
-The index is a copy: every hit is joined back to its chunk row in Postgres,
-and a point with no row (left by a crash, or by an erasure in progress) is
-dropped rather than shown.
+Two retrievers look at the same chunks and fail differently:
+
+- dense: the query's embedding against the chunk vectors in the index (finds
+  paraphrases: "when do I meet Ash" ~ "stand-up with Ash moved to 2 PM");
+- lexical: BM25 over the chunks' full-text vectors in Postgres, with the
+  statistics (document frequency, mean length) of this user's own chunks
+  (finds names, codes, rare words and dates that a small embedding model
+  blurs).
+
+Their rankings are fused by reciprocal rank fusion (Cormack et al., 2009), which
+needs no score calibration between the two. Both look at the chunk text under
+its "2025-10-10 (gmail email):" header, so a question about when or where has
+the date and source to match, and the text returned carries that header too.
+
+The index is a copy: every hit is joined back to its chunk row in Postgres, and
+a point with no row (left by a crash, or by an erasure in progress) is dropped
+rather than shown. Ties are broken by chunk id, so the same data and query
+always give the same order.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from pipeline import users
 from pipeline.db.engine import session_scope
@@ -20,24 +37,122 @@ from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest
 from pipeline.vectors import SearchFilter
 
+RRF_K = 60  # the constant of the original paper; larger flattens the head of each list
+MIN_DEPTH = 50  # candidates taken from each retriever, at least
 
-def search_chunks(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[ChunkOut]:
-    """The `top_k` chunks of the user closest to the query, best first."""
+
+@dataclass(frozen=True)
+class Found:
+    """A fused hit, with what each retriever thought of it (for answers to judge support)."""
+
+    chunk: ChunkOut
+    body: str  # the chunk's own words, without the date header `chunk.text` carries
+    cosine: float | None  # dense similarity, when the dense side found it
+    bm25: float | None  # lexical score, when the lexical side found it
+
+
+# BM25 (k1 = 1.2, b = 0.75) over the user's chunks that share a lexeme with the query.
+# Document frequencies are counted among those candidates, which hold every chunk that
+# contains any query lexeme, so they are exact for the user (under the filters).
+_BM25 = """
+WITH q AS (
+    SELECT array_agg(DISTINCT lex) AS lexes
+    FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lex
+),
+cand AS (
+    SELECT c.point_id, c.search
+    FROM chunks c JOIN items i ON i.id = c.item_id
+    WHERE c.user_pk = :user_pk
+      AND c.search @@ to_tsquery('simple', (
+            SELECT coalesce(string_agg(quote_literal(l), ' | '), '') FROM q, unnest(q.lexes) l))
+      {filters}
+),
+tf AS (
+    SELECT cand.point_id, t.lexeme, cardinality(t.positions) AS tf, length(cand.search) AS dl
+    FROM q, cand CROSS JOIN LATERAL unnest(cand.search) AS t
+    WHERE t.lexeme = ANY (q.lexes)
+),
+df AS (SELECT lexeme, count(*) AS df FROM tf GROUP BY lexeme),
+stats AS (
+    SELECT count(*) AS n, greatest(avg(length(search)), 1) AS avgdl
+    FROM chunks WHERE user_pk = :user_pk
+)
+SELECT tf.point_id,
+       sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
+           * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * tf.dl / stats.avgdl))) AS score
+FROM tf JOIN df USING (lexeme) CROSS JOIN stats
+GROUP BY tf.point_id
+ORDER BY score DESC, tf.point_id
+LIMIT :depth
+"""
+
+
+def _since(freshness_days: int | None) -> datetime | None:
+    if freshness_days is None:
+        return None
+    return datetime.now(UTC) - timedelta(days=freshness_days)
+
+
+def lexical(
+    session: Session, user_pk: int, request: ChunksRequest, since: datetime | None, depth: int
+) -> list[tuple[str, float]]:
+    """(point id, BM25 score) of the user's best lexical matches, best first."""
+    filters, params = [], {"query": request.query, "user_pk": user_pk, "depth": depth}
+    if since is not None:
+        filters.append("AND i.ts >= :since")
+        params["since"] = since
+    if request.sources:
+        filters.append("AND i.source = ANY (:sources)")
+        params["sources"] = request.sources
+    if request.types:
+        filters.append("AND i.type = ANY (:types)")
+        params["types"] = request.types
+    sql = text(_BM25.format(filters=" ".join(filters)))
+    return [(str(r.point_id), float(r.score)) for r in session.execute(sql, params)]
+
+
+def fuse(*rankings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of (id, score) lists, each best first.
+
+    Equal scores within a list share a rank (1, 2, 2, 4), so equal evidence fuses to
+    equal scores; ties in the result go to the smaller id. Both make the order a
+    function of the data alone.
+    """
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        rank, previous = 0, None
+        for position, (pid, score) in enumerate(ranking, start=1):
+            if score != previous:
+                rank, previous = position, score
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]:
+    """The `top_k` chunks of the user that best match the query, best first.
+
+    Raises UserNotFound for an unknown user. Holds no session across the model
+    or the index (the lexical query runs in the first, short one).
+    """
+    since = _since(request.freshness_days)
+    depth = max(MIN_DEPTH, 2 * request.top_k)
     with session_scope(runtime.engine) as session:
         user_pk = users.get(session, org_id, request.user_id).id
-    since = None
-    if request.freshness_days is not None:
-        since = int((datetime.now(UTC) - timedelta(days=request.freshness_days)).timestamp())
+        by_words = lexical(session, user_pk, request, since, depth)
     flt = SearchFilter(
         tenant=tenant_key(org_id, user_pk),
-        since_ts=since,
+        since_ts=int(since.timestamp()) if since else None,
         sources=request.sources,
         types=request.types,
     )
-    vector = runtime.embed_query(request.query)
-    hits = runtime.index.search(vector, flt, limit=request.top_k)
-    if not hits:
+    hits = runtime.index.search(runtime.embed_query(request.query), flt, limit=depth)
+    by_meaning = [(h.id, float(h.score)) for h in hits]
+    cosine, bm25 = dict(by_meaning), dict(by_words)
+    fused = fuse(by_meaning, by_words)
+    if not fused:
         return []
+    # Read a few more than asked: a point whose row is gone (an erasure racing) is skipped.
+    wanted = fused[: request.top_k + 8]
     with session_scope(runtime.engine) as session:
         rows = {
             str(row.point_id): row
@@ -45,6 +160,7 @@ def search_chunks(runtime: Runtime, org_id: int, request: ChunksRequest) -> list
                 select(
                     Chunk.point_id,
                     Chunk.text,
+                    Chunk.context,
                     Item.kind,
                     Item.external_id,
                     Item.source,
@@ -53,27 +169,33 @@ def search_chunks(runtime: Runtime, org_id: int, request: ChunksRequest) -> list
                 )
                 .join(Item, Item.id == Chunk.item_id)
                 .where(
-                    Chunk.point_id.in_([uuid.UUID(h.id) for h in hits]),
+                    Chunk.point_id.in_([uuid.UUID(pid) for pid, _ in wanted]),
                     Chunk.user_pk == user_pk,
                 )
             )
         }
     out = []
-    for hit in hits:
-        row = rows.get(hit.id)
+    for pid, score in wanted:
+        row = rows.get(pid)
         if row is None:
             continue
         is_event = row.kind == "event"
-        out.append(
-            ChunkOut(
-                chunk_id=hit.id,
-                text=row.text,
-                score=round(float(hit.score), 6),
-                event_id=row.external_id if is_event else None,
-                document_id=None if is_event else row.external_id,
-                source=row.source,
-                type=row.type,
-                timestamp=row.ts,
-            )
+        chunk = ChunkOut(
+            chunk_id=pid,
+            text=f"{row.context} {row.text}" if row.context else row.text,
+            score=round(score, 6),
+            event_id=row.external_id if is_event else None,
+            document_id=None if is_event else row.external_id,
+            source=row.source,
+            type=row.type,
+            timestamp=row.ts,
         )
+        out.append(Found(chunk, row.text, cosine.get(pid), bm25.get(pid)))
+        if len(out) == request.top_k:
+            break
     return out
+
+
+def search_chunks(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[ChunkOut]:
+    """`search`, as the wire's chunk objects."""
+    return [f.chunk for f in search(runtime, org_id, request)]

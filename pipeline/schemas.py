@@ -290,6 +290,28 @@ class ChunksResponse(BaseModel):
     chunks: list[ChunkOut]
 
 
+class QueryRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"user_id": "usr_42af7c", "question": "When does Ash prefer to schedule meetings?"}
+            ]
+        },
+    )
+
+    user_id: UserId
+    question: Text = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=5, ge=1, le=20, description="Sources the answer may draw on.")
+    freshness_days: int | None = Field(default=None, ge=0, le=36500)
+
+
+class QueryResponse(BaseModel):
+    user_id: str
+    answer: str
+    sources: list[ChunkOut]
+
+
 def _has_text(value: str) -> str:
     if not value.strip():
         raise ValueError("purpose must not be blank")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -177,16 +178,28 @@ class Chunk(Base):
     """A piece of an item as embedded: the text, where it came from, and its point id."""
 
     __tablename__ = "chunks"
-    __table_args__ = (UniqueConstraint("item_id", "ordinal", name="uq_chunks_item_ordinal"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "ordinal", name="uq_chunks_item_ordinal"),
+        Index("ix_chunks_search", "search", postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False)
     user_pk: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
     ordinal: Mapped[int] = mapped_column(Integer, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
+    # The "2025-10-10 (gmail email) Title:" header the chunk was embedded under: its date
+    # and origin, shown with the text and searched with it.
+    context: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     token_count: Mapped[int] = mapped_column(Integer, nullable=False)
     model: Mapped[str] = mapped_column(String(128), nullable=False)
     point_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    # Lexical side of retrieval (BM25 over the user's chunks); Postgres keeps it current.
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('english'::regconfig, context || ' ' || text)", persisted=True),
+        nullable=False,
+    )
     created_at: Mapped[datetime] = _created()
 
 

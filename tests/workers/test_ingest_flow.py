@@ -86,7 +86,7 @@ def test_ingested_items_become_searchable(system: System, worker, tenant: Tenant
         "/chunks", json={"user_id": "ash", "query": "when is my sister's birthday dinner?"}
     ).json()["chunks"]
     assert found[0]["event_id"] == "evt_1"
-    assert found[0]["text"] == FACTS[1]
+    assert found[0]["text"] == f"2025-10-02 (chat message): {FACTS[1]}", "dated, with its origin"
     assert found[0]["source"] == "chat"
     assert found[0]["timestamp"].startswith("2025-10-02")
 
@@ -129,7 +129,7 @@ def test_new_document_content_replaces_its_old_chunks(
     found = tenant.client.post(
         "/chunks", json={"user_id": "d", "query": "zeppelin plan", "top_k": 10}
     ).json()["chunks"]
-    assert [c["text"] for c in found] == [short["content"]]
+    assert [c["text"] for c in found] == [f"undated (api document): {short['content']}"]
 
 
 def test_the_same_task_delivered_twice_leaves_one_copy(

@@ -1,0 +1,1 @@
+"""Stand-ins for the edge of the world (remote services we do not run ourselves)."""
