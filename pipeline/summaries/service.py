@@ -19,13 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from pipeline import llm
+from pipeline.config import LLMSettings
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job, User
 from pipeline.errors import Retryable
 from pipeline.indexing import TRANSIENT
 from pipeline.runtime import Runtime
 from pipeline.schemas import SummaryQuery
-from pipeline.summaries import debounce, facts, purposes, store, traits, writing
+from pipeline.summaries import debounce, facts, generate, purposes, store, traits, writing
 from pipeline.summaries.store import Params, Profile, Stored, Version
 
 log = logging.getLogger("persona.summaries")
@@ -46,10 +48,20 @@ def write(
     user: Profile,
     params: Params,
     day: date,
+    *,
     seen: FactsCache | None = None,
+    previous: Stored | None = None,
+    llm_settings: LLMSettings | None = None,
 ) -> Written:
-    """The summary text for `params` from the user's current data. `seen` shares the
-    facts of one purpose and window between several lengths of the same summary."""
+    """The summary text for `params` from the user's current data.
+
+    `seen` shares the facts of one purpose and window between several lengths of the
+    same summary. With an LLM configured (`llm_settings`, default the runtime's), the
+    text is generated from the same sentences, unless `previous` (the stored summary)
+    was generated from the very same prompt: then it is reused as it is. When the LLM
+    fails, the extractive text is the answer, marked `fallback`.
+    """
+    settings = runtime.settings
     purpose = purposes.resolve(params.purpose)
     since = params.since(day)
     said = traits.sentences(user.traits, user.user_id, purpose.traits)
@@ -61,13 +73,26 @@ def write(
             user.pk,
             purpose,
             since,
-            runtime.settings.summaries.candidates,
+            settings.summaries.candidates,
             avoid=said,
         )
     sentences = said + [f.text for f in seen[(purpose.key, since)]]
     text = writing.compose(sentences, params.max_chars)
-    raw = json.dumps([store.EXTRACTIVE, params.max_chars, sentences], ensure_ascii=False)
-    return Written(text, "extractive", hashlib.sha256(raw.encode()).hexdigest())
+    llm_settings = llm_settings or settings.llm
+    if not llm_settings.enabled:
+        raw = json.dumps([store.EXTRACTIVE, params.max_chars, sentences], ensure_ascii=False)
+        return Written(text, "extractive", hashlib.sha256(raw.encode()).hexdigest())
+    request = generate.prompt(purpose, sentences, params.max_chars)
+    input_hash = generate.input_hash(store.generator(settings), request)
+    if previous is not None and previous.source == "llm" and previous.input_hash == input_hash:
+        return Written(previous.summary, "llm", input_hash)
+    try:
+        return Written(
+            generate.generate(llm_settings, request, params.max_chars), "llm", input_hash
+        )
+    except llm.LLMUnavailable as exc:
+        log.warning("LLM unavailable, summary of user %d is extractive: %s", user.pk, exc)
+        return Written(text, "fallback", input_hash)
 
 
 def _save(
@@ -104,9 +129,15 @@ def summarize(runtime: Runtime, org_id: int, query: SummaryQuery) -> Stored:
         user = store.profile(session, org_id, query.user_id)
         current = store.version(session, user, params, settings, day)
         found = store.read_fresh(session, runtime.redis, user, params, current, settings)
+        previous = store.all_stored(session, user.pk).get(params) if found is None else None
     if found is not None:
         return found
-    return _save(runtime, user, params, current, write(runtime, user, params, day), refresh=False)
+    # Someone is waiting: the LLM gets half the gateway's patience, then the extractive
+    # text answers (and is recomputed with the LLM after `summaries.llm_retry_s`).
+    patience = min(settings.llm.timeout_s, settings.gateway.rpc_timeout_s / 2)
+    quick = settings.llm.model_copy(update={"timeout_s": patience})
+    written = write(runtime, user, params, day, previous=previous, llm_settings=quick)
+    return _save(runtime, user, params, current, written, refresh=False)
 
 
 def refresh_user(runtime: Runtime, user_pk: int) -> int:
@@ -120,9 +151,10 @@ def refresh_user(runtime: Runtime, user_pk: int) -> int:
             return 0
         wanted = store.stored_params(session, user_pk, settings.summaries.max_refreshed)
         versions = {p: store.version(session, user, p, settings, day) for p in wanted}
+        previous = store.all_stored(session, user_pk)
     seen: FactsCache = {}
     for params in wanted:
-        written = write(runtime, user, params, day, seen)
+        written = write(runtime, user, params, day, seen=seen, previous=previous.get(params))
         _save(runtime, user, params, versions[params], written, refresh=True)
     log.info("refreshed %d summaries of user %d", len(wanted), user_pk)
     return len(wanted)

@@ -40,6 +40,7 @@ from pipeline.schemas import SummaryQuery
 from pipeline.summaries import purposes, traits
 
 EXTRACTIVE = "extractive-1"  # bump when the extractive text for the same data changes
+LLM = "llm-1"  # bump when the LLM prompt changes: stored LLM summaries are then rewritten
 DEFAULT_MAX_CHARS = SummaryQuery.model_fields["max_chars"].default
 
 
@@ -91,6 +92,7 @@ class Stored:
     version: str
     source: str  # extractive | llm | fallback (extractive because the LLM failed)
     computed_at: datetime
+    input_hash: str = ""  # what the text was written from (see generate.input_hash)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,7 @@ class Stored:
             "version": self.version,
             "source": self.source,
             "computed_at": self.computed_at.isoformat(),
+            "input_hash": self.input_hash,
         }
 
     @classmethod
@@ -109,6 +112,7 @@ class Stored:
             version=data["version"],
             source=data["source"],
             computed_at=datetime.fromisoformat(data["computed_at"]),
+            input_hash=data.get("input_hash", ""),
         )
 
 
@@ -124,7 +128,12 @@ class Profile:
 
 
 def generator(settings: Settings) -> str:
-    return EXTRACTIVE
+    """What writes the text, in every summary's version: the extractive algorithm's
+    revision, or the prompt's revision and the model, so a new model rewrites them."""
+    if not settings.llm.enabled:
+        return EXTRACTIVE
+    endpoint = f"{settings.llm.base_url}|{settings.llm.model}"
+    return f"{LLM}:{hashlib.sha256(endpoint.encode()).hexdigest()[:10]}"
 
 
 def today() -> date:
@@ -206,7 +215,15 @@ def lookup(
 
 
 def _stored(row: Summary) -> Stored:
-    return Stored(row.summary, row.generated_at, row.version, row.source, row.computed_at)
+    return Stored(
+        row.summary, row.generated_at, row.version, row.source, row.computed_at, row.input_hash
+    )
+
+
+def all_stored(session: Session, user_pk: int) -> dict[Params, Stored]:
+    """Every summary stored for the user, fresh or not, by its parameters."""
+    rows = session.execute(select(Summary).where(Summary.user_pk == user_pk)).scalars()
+    return {Params(r.purpose, r.max_chars, r.freshness_days): _stored(r) for r in rows}
 
 
 def put_hot(

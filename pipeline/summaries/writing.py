@@ -55,14 +55,9 @@ def as_fact(sentence: str) -> str | None:
     return text
 
 
-def compose(sentences: list[str], max_chars: int) -> str:
-    """Join `sentences` (most important first) with single spaces, keeping each one that
-    still fits in `max_chars` whole, so the text never ends mid-sentence or mid-word.
-
-    A sentence that does not fit is skipped and a shorter later one may still fit.
-    Only when not even the first fits is it cut, at the last space that fits, with an
-    ellipsis: never mid-word, and never an empty summary for a user with data.
-    """
+def fit(sentences: list[str], max_chars: int) -> list[str]:
+    """The sentences (most important first) that fit whole in `max_chars` joined by
+    single spaces: one that does not fit is skipped, and a shorter later one may still."""
     kept: list[str] = []
     used = 0
     for sentence in sentences:
@@ -70,6 +65,17 @@ def compose(sentences: list[str], max_chars: int) -> str:
         if used + cost <= max_chars:
             kept.append(sentence)
             used += cost
+    return kept
+
+
+def compose(sentences: list[str], max_chars: int) -> str:
+    """`sentences` joined within `max_chars`, each one whole (see `fit`), so the text never
+    ends mid-sentence or mid-word.
+
+    Only when not even one fits is the first cut, at the last space that fits, with an
+    ellipsis: never mid-word, and never an empty summary for a user with data.
+    """
+    kept = fit(sentences, max_chars)
     if kept or not sentences:
         return " ".join(kept)
     return cut_at_word(sentences[0], max_chars)
