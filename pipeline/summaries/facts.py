@@ -14,8 +14,8 @@ score below is computed here, in float64, from stored data only:
 Chunks are split into sentences (at most two per chunk: the ones that best use
 the purpose's words), scores are rounded, and the ranking breaks every tie on
 the sentence's text, so the same data always gives the same list. Selection is
-greedy by score and skips near-duplicates (the same vector, or mostly the same
-words), which is also how overlapping document chunks count once.
+greedy by score and skips near-duplicates (a vector as close as a supporting one,
+or mostly the same words), which is also how overlapping document chunks count once.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ from pipeline.summaries.purposes import KEYWORD_RATIO, Purpose, keyword_hits
 from pipeline.vectors import SearchFilter
 
 SUPPORT_COSINE = 0.8  # another event saying nearly the same thing
-DUPLICATE_COSINE = 0.88  # the same thing said twice, or the same template filled again
+# A chosen fact speaks for the events that say nearly the same thing (its support):
+# they are not repeated, which also keeps one instance of a template filled many times.
+DUPLICATE_COSINE = SUPPORT_COSINE
 SENTENCES_PER_CHUNK = 2
 BUDGET_CHARS = 6000  # facts enough for the largest summary (5,000 chars) whatever is cut
 

@@ -5,20 +5,40 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
 import redis
 from sqlalchemy import text
 
 from pipeline import keys
 from pipeline.db.engine import session_scope
+from tests import conftest
 from tests.conftest import System
 from tests.summaries import ash
 from tests.summaries.test_summary_flow import ingest, setup_ash, summary
 from tests.workers.test_ingest_flow import wait_job
 
-QUIET_S = 2.0
+QUIET_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def deployment(services, tmp_path_factory) -> Iterator[System]:
+    """One private deployment for this module (a short quiet period, a short RPC wait):
+    its worker is stopped and restarted, which the shared deployment must never see."""
+    db = next(conftest._redis_dbs)
+    system = System(
+        services,
+        db,
+        tmp_path_factory.mktemp("summaries"),
+        {"PERSONA_SUMMARIES_QUIET_S": str(QUIET_S), "PERSONA_GATEWAY_RPC_TIMEOUT_S": "2"},
+    )
+    redis.Redis.from_url(system.redis_url).flushdb()
+    system.start_gateway()
+    system.start_worker()
+    yield system
+    system.stop()
 
 
 def client(system: System, engine) -> httpx.Client:
@@ -62,11 +82,8 @@ def refreshes(engine, org: str, user_id: str) -> dict[str, int]:
     return {key: row["refreshes"] for key, row in stored(engine, org, user_id).items()}
 
 
-def test_ingestion_that_settles_refreshes_once_per_burst(make_system, engine) -> None:
-    system: System = make_system(PERSONA_SUMMARIES_QUIET_S=str(QUIET_S))
-    system.start_gateway()
-    system.start_worker()
-    http = client(system, engine)
+def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, engine) -> None:
+    http = client(deployment, engine)
     general = "general/1000"
 
     def counts() -> dict[str, int]:
@@ -82,7 +99,7 @@ def test_ingestion_that_settles_refreshes_once_per_burst(make_system, engine) ->
     work = summary(http, "kai", purpose="work-style").json()  # asked once: refreshed from now on
 
     # No new data: nothing is refreshed, the same bytes are served.
-    time.sleep(2 * QUIET_S)
+    time.sleep(1.5 * QUIET_S)
     assert counts() == {general: 1, "work-style/1000": 0}
     assert summary(http, "kai").json() == served
 
@@ -102,24 +119,23 @@ def test_ingestion_that_settles_refreshes_once_per_burst(make_system, engine) ->
 
     # A burst of small jobs: one more refresh, not one per job.
     jobs = []
-    for i in range(60):
+    for i in range(40):
         body = {
             "user_id": "kai",
             "events": ash.events([f"Burst note number {i} about the roadmap."], f"b{i}"),
         }
         jobs.append(http.post("/ingest", json=body).json()["job_id"])
-    for job_id in jobs:
-        assert wait_job(http, job_id)["status"] == "succeeded"
     wait_until(lambda: counts()[general] == 3)
-    time.sleep(2 * QUIET_S)
+    time.sleep(1.5 * QUIET_S)
     assert counts() == {general: 3, "work-style/1000": 2}
+    assert all(wait_job(http, job_id)["status"] == "succeeded" for job_id in jobs)
     http.close()
 
 
-def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(make_system, engine) -> None:
-    system: System = make_system(PERSONA_GATEWAY_RPC_TIMEOUT_S="3")
-    system.start_gateway()
-    system.start_worker(concurrency=2)
+def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(
+    deployment: System, engine
+) -> None:
+    system = deployment
     http = client(system, engine)
     setup_ash(http, "lee")
     asks = [
@@ -134,8 +150,17 @@ def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(make_system
     for ask, answer in zip(asks, before, strict=True):
         assert summary(http, "lee", **ask).content == answer.content
     hot = redis.Redis.from_url(system.redis_url)
-    assert hot.keys("persona:user:*:summary:*"), "a hot copy under the user's prefix"
-    hot.delete(*hot.keys("persona:user:*:summary:*"))
+    with engine.connect() as conn:
+        pk = conn.execute(
+            text(
+                "SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id "
+                "WHERE o.name = :org AND u.user_id = 'lee'"
+            ),
+            {"org": http.org},  # type: ignore[attr-defined]
+        ).scalar_one()
+    copies = hot.keys(f"persona:user:{pk}:summary:*")
+    assert len(copies) == len(asks), "a hot copy of each, under the user's prefix"
+    hot.delete(*copies)
     for ask, answer in zip(asks, before, strict=True):  # from Postgres, no worker either
         assert summary(http, "lee", **ask).content == answer.content
     cold = http.get("/summary", params={"user_id": "lee", "purpose": "persona"})
@@ -152,7 +177,7 @@ def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(make_system
             ),
             {"org": http.org},  # type: ignore[attr-defined]
         )
-    hot.delete(*(hot.keys("persona:user:*:summary:*") or ["none"]))
+    hot.delete(*(hot.keys(f"persona:user:{pk}:summary:*") or ["none"]))
     for ask, answer in zip(asks, before, strict=True):
         again = summary(http, "lee", **ask).json()
         assert again["summary"] == answer.json()["summary"], ask
