@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from api_gateway import limits
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
@@ -65,6 +66,7 @@ def _caller(
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
     principal = keys.authenticate(session, key_from_headers(request, authorization))
+    limits.admit(request, session, principal.org_id)
     # End the read-only auth transaction now: its connection goes back to the pool
     # instead of idling through a handler that may wait on a worker (RPC reads).
     session.commit()

@@ -11,8 +11,18 @@ from fastapi import FastAPI
 
 from api_gateway import errors
 from api_gateway.dispatch import create_producer
+from api_gateway.limits import LimitHeaders
 from api_gateway.middleware import BodyLimit, RequestContext
-from api_gateway.routes import end_users, health, ingest, jobs, retrieval, summaries, users
+from api_gateway.routes import (
+    deletion,
+    end_users,
+    health,
+    ingest,
+    jobs,
+    retrieval,
+    summaries,
+    users,
+)
 from pipeline import keys
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(LimitHeaders)  # outermost: its headers reach the 500 envelope too
     for router in (
         health.router,
         users.router,
@@ -66,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest.router,
         jobs.router,
         retrieval.router,
+        deletion.router,
         summaries.router,
     ):
         app.include_router(router)

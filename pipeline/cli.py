@@ -18,6 +18,8 @@ from pipeline.logs import configure_logging
 app = typer.Typer(help="Persona: a self-hostable personalization API for AI agents.")
 keys_app = typer.Typer(help="Create and revoke API keys.")
 app.add_typer(keys_app, name="keys")
+orgs_app = typer.Typer(help="Per-organization settings: rate limits and plan quotas.")
+app.add_typer(orgs_app, name="orgs")
 
 
 @contextmanager
@@ -96,6 +98,37 @@ def revoke_key(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"revoked {count} key{'s' if count > 1 else ''}")
+
+
+@orgs_app.command("limits")
+def org_limits(
+    org: Annotated[str, typer.Argument(help="Organization name.")],
+    per_s: Annotated[float | None, typer.Option(help="Requests per second refilled.")] = None,
+    burst: Annotated[int | None, typer.Option(help="Bucket size (largest burst).")] = None,
+    plan: Annotated[str | None, typer.Option(help="Plan name, shown with its quotas.")] = None,
+    quota_turns: Annotated[int | None, typer.Option(help="Requests per month (UTC).")] = None,
+    quota_users: Annotated[int | None, typer.Option(help="Active end users.")] = None,
+    reset: Annotated[bool, typer.Option(help="Back to the PERSONA_RATELIMIT_* defaults.")] = False,
+) -> None:
+    """Set an organization's own rate limit and plan quotas; prints what is stored."""
+    from pipeline import limits
+
+    values: dict[str, object] = {
+        "rate_limit_per_s": per_s,
+        "rate_limit_burst": burst,
+        "plan": plan,
+        "quota_turns": quota_turns,
+        "quota_users": quota_users,
+    }
+    values = dict.fromkeys(values) if reset else {k: v for k, v in values.items() if v is not None}
+    settings = get_settings()
+    try:
+        with database_url(settings) as url, session_scope(get_engine(url)) as session:
+            stored = limits.set_org_limits(session, org, **values)
+    except PersonaError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(" ".join(f"{k}={v}" for k, v in stored.items()))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,17 @@ class IngestSettings(BaseModel):
         description="A running job is presumed lost with its worker after this long and is "
         "re-published; longer than any one job takes.",
     )
+    max_backlog: int = Field(
+        default=10000,
+        description="Ingest jobs waiting in the broker above which /ingest answers 429 "
+        "(backpressure).",
+    )
+    backlog_check_s: float = Field(
+        default=1.0, description="How long a gateway process reuses one reading of the backlog."
+    )
+    backlog_retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After, in seconds, of a 429 for backpressure."
+    )
 
 
 class GatewaySettings(BaseModel):
@@ -115,6 +126,14 @@ class LLMSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.model)
+
+
+class RateLimitSettings(BaseModel):
+    """Defaults of every organization's token bucket; an organization's own columns
+    (`persona orgs limits`) override them."""
+
+    per_s: float = Field(default=1000.0, gt=0, description="Requests per second refilled.")
+    burst: int = Field(default=2000, ge=1, description="Bucket size: the largest burst.")
 
 
 class SummariesSettings(BaseModel):
@@ -171,6 +190,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     celery: CelerySettings = CelerySettings()
     llm: LLMSettings = LLMSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
     summaries: SummariesSettings = SummariesSettings()
 
     def require_database_url(self) -> str:

@@ -58,6 +58,27 @@ def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | N
     session.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(values))
 
 
+def complete(
+    session: Session, job_id: str, result: dict[str, Any], timings: dict[str, float]
+) -> None:
+    """Record success with a report of what the job did (an erasure's counts per store)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in(FINISHED))
+        .values(
+            status="succeeded", result=result, timings=timings, finished_at=func.now(), error=None
+        )
+    )
+
+
+def kinds(session: Session, job_ids: list[str]) -> dict[str, str]:
+    """The kind of each job, so a re-published message goes to the task that runs it."""
+    if not job_ids:
+        return {}
+    rows = session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids)))
+    return {row.id: row.kind for row in rows}
+
+
 def mark_published(session: Session, job_ids: list[str]) -> None:
     session.execute(update(Job).where(Job.id.in_(job_ids)).values(published_at=func.now()))
 
@@ -108,4 +129,5 @@ def get(session: Session, org_id: int, job_id: str) -> JobOut:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        result=job.result,
     )

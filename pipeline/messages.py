@@ -33,6 +33,8 @@ class Task(StrEnum):
     SEARCH = "persona.retrieval.search"
     ANSWER = "persona.retrieval.answer"
     FOOTPRINT = "persona.maintenance.footprint"
+    ERASE = "persona.maintenance.erase"
+    RESIDUE = "persona.maintenance.residue"
     SUMMARIZE = "persona.summaries.compute"
     SUMMARY_CHECK = "persona.summaries.settle"
 
@@ -44,10 +46,15 @@ ROUTES: dict[str, Queue] = {
     Task.SEARCH: Queue.RETRIEVAL,
     Task.ANSWER: Queue.RETRIEVAL,
     Task.FOOTPRINT: Queue.MAINTENANCE,
+    Task.ERASE: Queue.MAINTENANCE,
+    Task.RESIDUE: Queue.MAINTENANCE,
     # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
     Task.SUMMARIZE: Queue.RETRIEVAL,
     Task.SUMMARY_CHECK: Queue.SUMMARIES,
 }
+
+JOB_TASKS: dict[str, Task] = {"ingest": Task.INGEST, "delete": Task.ERASE}
+"""The task that runs a job of each kind: what the sweeper re-publishes a lost job to."""
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -118,6 +125,19 @@ class Footprint(Message):
 
     org_id: int
     user_id: str
+
+
+class EraseJob(Message):
+    """Erase one user everywhere; the job row names the user (its user_pk)."""
+
+    job_id: str
+
+
+class Residue(Message):
+    """Count what is left of a user (by its row id, which outlives the row) in every store."""
+
+    org_id: int
+    user_pk: int
 
 
 class Summarize(Message):

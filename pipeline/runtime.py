@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import redis
 from numpy.typing import NDArray
-from redis import Redis
 from sqlalchemy import Engine
 
 from pipeline.chunking import Chunker
@@ -65,9 +65,9 @@ class Runtime:
             return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
 
     @cached_property
-    def redis(self) -> Redis:
-        """The process's Redis client (caches, debounce marks); thread-safe, pooled."""
-        return Redis.from_url(self.settings.require_redis_url())
+    def redis(self) -> redis.Redis:
+        """The worker's client for caches and per-user keys (not the broker's connection)."""
+        return redis.Redis.from_url(self.settings.require_redis_url())
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """Vectors for ingestion: at most `embedding.parallel` batch streams at once."""

@@ -256,6 +256,9 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    result: dict[str, Any] | None = Field(
+        default=None, description="A finished job's report (an erasure: what it removed)."
+    )
 
 
 class ChunksRequest(Strict):
@@ -310,6 +313,32 @@ class QueryResponse(BaseModel):
     user_id: str
     answer: str
     sources: list[ChunkOut]
+
+
+class DeleteRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_id": "usr_42af7c"}]}
+    )
+
+    user_id: UserId
+
+
+class DeleteResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "usr_42af7c",
+                    "job_id": "01JAB3Y0K6Q5W7S9V2X4Z8M1NC",
+                    "status": "deleting",
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    job_id: str = Field(description="Poll GET /jobs/{job_id}: its result is the erasure report.")
+    status: Literal["deleting"] = "deleting"
 
 
 def _has_text(value: str) -> str:

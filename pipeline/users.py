@@ -50,16 +50,20 @@ def get_or_create(
     traits: dict[str, Any] | None = None,
     purpose: str | None = None,
 ) -> Upserted:
-    """The user row, locked for this transaction; created with `traits` if it was missing."""
-    new_id = session.execute(
-        insert(User)
-        .values(org_id=org_id, user_id=user_id, traits=traits or {}, purpose=purpose)
-        .on_conflict_do_nothing(constraint="uq_users_org_user")
-        .returning(User.id)
-    ).scalar_one_or_none()
-    user = _lock(session, org_id, user_id)
-    assert user is not None  # inserted above or already there; users are never deleted mid-txn
-    return Upserted(user=user, created=new_id is not None)
+    """The user row, locked for this transaction; created with `traits` if it was missing.
+
+    An erasure may delete the row between the insert (which found it) and the lock:
+    then the insert runs again and creates the user afresh."""
+    while True:
+        new_id = session.execute(
+            insert(User)
+            .values(org_id=org_id, user_id=user_id, traits=traits or {}, purpose=purpose)
+            .on_conflict_do_nothing(constraint="uq_users_org_user")
+            .returning(User.id)
+        ).scalar_one_or_none()
+        user = _lock(session, org_id, user_id)
+        if user is not None:
+            return Upserted(user=user, created=new_id is not None)
 
 
 def register(

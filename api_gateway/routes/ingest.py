@@ -6,6 +6,7 @@ from functools import partial
 
 from fastapi import APIRouter, Request, status
 
+from api_gateway.backpressure import BacklogOk
 from api_gateway.deps import SessionDep, Writer
 from api_gateway.dispatch import send
 from api_gateway.responses import errors
@@ -21,14 +22,19 @@ router = APIRouter(tags=["ingest"])
     "/ingest",
     response_model=IngestResponse,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(400, 401, 403, 409, 413, 500),
+    responses=errors(400, 401, 403, 409, 413, 429, 500),
     summary="Ingest events and documents for a user",
 )
 def ingest_items(
-    body: IngestRequest, request: Request, session: SessionDep, caller: Writer
+    body: IngestRequest,
+    request: Request,
+    session: SessionDep,
+    caller: Writer,
+    _backlog: BacklogOk,
 ) -> IngestResponse:
     """Stores what is new, counts re-sent items as duplicates, and queues one indexing job.
-    An unknown user is created; the job id is published only after the commit."""
+    An unknown user is created; the job id is published only after the commit.
+    429 with Retry-After while the ingest backlog is above its bound (backpressure)."""
     settings = request.app.state.settings
     accepted = ingest.accept(session, caller.org_id, body, settings.ingest)
     if accepted.queued:

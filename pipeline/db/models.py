@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -56,6 +57,13 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     created_at: Mapped[datetime] = _created()
+    # Token bucket of this organization; NULL: the PERSONA_RATELIMIT_* defaults.
+    rate_limit_per_s: Mapped[float | None] = mapped_column(Float)
+    rate_limit_burst: Mapped[int | None] = mapped_column(Integer)
+    # A plan with quotas per calendar month (UTC); NULL quotas: no quota headers.
+    plan: Mapped[str | None] = mapped_column(String(64))
+    quota_turns: Mapped[int | None] = mapped_column(BigInteger)
+    quota_users: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ApiKey(Base):
@@ -137,6 +145,8 @@ class Job(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What a finished job reports beyond counts (an erasure: what it removed, per store).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Item(Base):

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from redis import RedisError
 from sqlalchemy import select
@@ -104,7 +104,12 @@ def _save(
     *,
     refresh: bool,
 ) -> Stored:
+    """Store and cache `written` under the user's lock, unless the user is being deleted
+    (then it is only answered): an erasure never finds a summary written after it."""
     with session_scope(runtime.engine) as session:
+        if not store.hold_user(session, user.pk, wait=True):
+            now = datetime.now(UTC)
+            return Stored(written.text, now, str(current), written.source, now, written.input_hash)
         stored = store.save(
             session,
             user.pk,
@@ -115,7 +120,7 @@ def _save(
             written.input_hash,
             refresh=refresh,
         )
-    store.put_hot(runtime.redis, user.pk, params, stored, runtime.settings)
+        store.put_hot(runtime.redis, user.pk, params, stored, runtime.settings)
     return stored
 
 
@@ -184,13 +189,14 @@ def note_ingested(runtime: Runtime, job_id: str) -> Due | None:
     (the version check sees the new data).
     """
     try:
+        quiet_s = runtime.settings.summaries.quiet_s
         with session_scope(runtime.engine) as session:
             user_pk = session.execute(select(Job.user_pk).where(Job.id == job_id)).scalar()
-        if user_pk is None:
-            return None
-        quiet_s = runtime.settings.summaries.quiet_s
-        if debounce.note(runtime.redis, user_pk, quiet_s):
-            return Due(user_pk, quiet_s)
+            # Under the user's lock, and only for an active user: no mark after an erasure.
+            if user_pk is None or not store.hold_user(session, user_pk, wait=True):
+                return None
+            if debounce.note(runtime.redis, user_pk, quiet_s):
+                return Due(user_pk, quiet_s)
     except (RedisError, SQLAlchemyError) as exc:
         log.warning("could not schedule a summary refresh after job %s: %s", job_id, exc)
     return None

@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -182,6 +182,23 @@ def _fresh(stored: Stored | None, current: Version, settings: Settings) -> Store
     return stored
 
 
+# The advisory lock every write of a user's data takes (`indexing.lock_user`), and an
+# erasure too: a key written under it can never outlive the user's erasure.
+USER_LOCK_SPACE = 1
+
+
+def hold_user(session: Session, user_pk: int, *, wait: bool) -> bool:
+    """Take the user's write lock for this transaction (or try to, without waiting) and
+    say whether the user is still active: only then may their keys and rows be written."""
+    key = {"space": USER_LOCK_SPACE, "key": user_pk % 2**31}
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), key)
+    elif not session.execute(text("SELECT pg_try_advisory_xact_lock(:space, :key)"), key).scalar():
+        return False
+    status = session.execute(select(User.status).where(User.id == user_pk)).scalar()
+    return status == "active"
+
+
 def read_fresh(
     session: Session,
     cache: redis.Redis,
@@ -191,7 +208,8 @@ def read_fresh(
     settings: Settings,
 ) -> Stored | None:
     """The stored summary if it was written from the current data: Redis first, then
-    Postgres (which refills Redis). None means it must be computed."""
+    Postgres, which refills Redis if the user's lock is free at once (never waiting
+    behind an erasure, never writing a key after one). None means it must be computed."""
     raw = cache.get(hot_key(user.pk, params))
     if raw is not None and (hot := _fresh(Stored.from_json(json.loads(raw)), current, settings)):
         return hot
@@ -199,7 +217,7 @@ def read_fresh(
         select(Summary).where(Summary.user_pk == user.pk, Summary.cache_key == params.key)
     ).scalar_one_or_none()
     stored = _fresh(_stored(row), current, settings) if row is not None else None
-    if stored is not None:
+    if stored is not None and hold_user(session, user.pk, wait=False):
         put_hot(cache, user.pk, params, stored, settings)
     return stored
 

@@ -1,24 +1,35 @@
-"""Reciprocal rank fusion, the ranking logic that /chunks and /query share."""
+"""Fusing dense and lexical candidates, the ranking that /chunks and /query share."""
 
 from __future__ import annotations
 
-from pipeline.retrieval import RRF_K, fuse
+import pytest
+
+from pipeline.retrieval import LEXICAL_WEIGHT, fuse
 
 
-def test_found_by_both_beats_first_of_one() -> None:
-    dense = [("a", 0.9), ("b", 0.8)]
-    lexical = [("c", 7.0), ("b", 5.0)]
-    assert fuse(dense, lexical)[0][0] == "b"
+def test_the_lexical_side_lifts_a_close_dense_second() -> None:
+    dense = [("a", 0.62), ("b", 0.60), ("z", 0.20)]
+    lexical = [("b", 9.0), ("c", 3.0)]
+    assert [pid for pid, _ in fuse(dense, lexical)] == ["b", "a", "c", "z"]
 
 
-def test_scores_are_reciprocal_ranks_summed() -> None:
-    (only,) = fuse([("x", 0.5)], [("x", 3.0)])
-    assert only == ("x", 2 / (RRF_K + 1))
+def test_a_strong_cosine_is_not_swamped_by_a_lexical_match() -> None:
+    dense = [("a", 0.80), ("b", 0.40)]
+    lexical = [("b", 50.0)]
+    assert fuse(dense, lexical)[0][0] == "a"
 
 
-def test_equal_scores_share_a_rank_and_ties_go_to_the_smaller_id() -> None:
-    fused = fuse([("d", 0.7), ("b", 0.7), ("c", 0.5)])
-    assert fused == [("b", 1 / (RRF_K + 1)), ("d", 1 / (RRF_K + 1)), ("c", 1 / (RRF_K + 3))]
+def test_scores_are_cosine_plus_relative_bm25() -> None:
+    fused = dict(fuse([("a", 0.5), ("b", 0.3)], [("a", 4.0), ("c", 2.0)]))
+    assert fused["a"] == pytest.approx(0.5 + LEXICAL_WEIGHT)
+    assert fused["b"] == pytest.approx(0.3)
+    # Not in the dense list: its cosine is at most the list's lowest.
+    assert fused["c"] == pytest.approx(0.3 + LEXICAL_WEIGHT / 2)
+
+
+def test_equal_evidence_scores_alike_and_ties_go_to_the_smaller_id() -> None:
+    fused = fuse([("d", 0.7), ("b", 0.7), ("c", 0.5)], [])
+    assert fused == [("b", 0.7), ("d", 0.7), ("c", 0.5)]
 
 
 def test_nothing_found_is_empty() -> None:

@@ -1,17 +1,23 @@
-"""The maintenance queue: the outbox sweeper re-publishes jobs whose message was lost."""
+"""The maintenance queue: the outbox sweeper re-publishes jobs whose message was lost;
+erasure removes a user everywhere."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from pipeline import jobs
+from celery import Task as CeleryTask
+
+from pipeline import erasure, jobs
 from pipeline.db.engine import session_scope
+from pipeline.errors import Retryable
 from pipeline.footprint import user_footprint
-from pipeline.messages import Footprint, IngestJob, Sweep, Task
+from pipeline.messages import JOB_TASKS, EraseJob, Footprint, Residue, Sweep, Task
 from workers.app import app, runtime
 
 log = logging.getLogger("persona.sweeper")
+
+MAX_RETRIES = 8
 
 
 @app.task(name=Task.SWEEP)
@@ -20,8 +26,8 @@ def sweep(**payload: Any) -> int:
     settings = runtime().settings
     with session_scope(runtime().engine) as session:
         lost = jobs.lost(session, settings.ingest.republish_after_s, settings.ingest.stuck_after_s)
-        for job_id in lost:
-            app.send_task(Task.INGEST, kwargs=IngestJob(job_id=job_id).model_dump())
+        for job_id, kind in jobs.kinds(session, lost).items():
+            app.send_task(JOB_TASKS[kind], kwargs={"job_id": job_id})
         if lost:
             jobs.mark_published(session, lost)
     if lost:
@@ -33,3 +39,25 @@ def sweep(**payload: Any) -> int:
 def footprint(**payload: Any) -> dict[str, int]:
     message = Footprint.model_validate(payload)
     return user_footprint(runtime(), message.org_id, message.user_id)
+
+
+@app.task(name=Task.ERASE, bind=True, max_retries=MAX_RETRIES)
+def erase(self: CeleryTask, **payload: Any) -> dict[str, Any] | None:
+    message = EraseJob.model_validate(payload)
+    try:
+        return erasure.run_erasure_job(runtime(), message.job_id)
+    except Retryable as exc:
+        if self.request.retries >= MAX_RETRIES:
+            erasure.fail_job(runtime(), message.job_id, f"gave up after retries: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+    except Exception as exc:
+        # Not transient: a new POST /delete starts a fresh erasure job.
+        erasure.fail_job(runtime(), message.job_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@app.task(name=Task.RESIDUE)
+def residue(**payload: Any) -> dict[str, int]:
+    message = Residue.model_validate(payload)
+    return erasure.residue(runtime(), message.org_id, message.user_pk)

@@ -1,7 +1,7 @@
 """Summaries, and the indexes their freshness check and recency candidates read
 
 Revision ID: 0004_summaries
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_summaries"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,109 @@
+"""Rate limits at the gateway: admit a request against its organization's bucket, and
+put the bucket's state in the headers of whatever response follows, errors included.
+
+`admit` runs in the authentication dependency, once the organization is known;
+`LimitHeaders` is the outermost middleware, so the headers reach every response
+of an authenticated request, the 500 rendered for an unexpected error too.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import redis
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline import limits
+from pipeline.errors import RateLimited
+
+log = logging.getLogger("persona.gateway")
+STATE_KEY = "limit_headers"
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[str, str]:
+    headers = {
+        "X-RateLimit-Limit": _number(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": iso(decision.full_at),
+    }
+    if quota is not None:
+        if quota.turns_limit is not None:
+            headers["X-Quota-Turns-Used"] = str(quota.turns_used or 0)
+            headers["X-Quota-Turns-Limit"] = str(quota.turns_limit)
+        if quota.users_limit is not None:
+            headers["X-Quota-Relationships-Active"] = str(quota.users_active or 0)
+            headers["X-Quota-Relationships-Limit"] = str(quota.users_limit)
+        headers["X-Quota-Reset"] = iso(quota.resets_at)
+    return headers
+
+
+def _bucket(request: Request) -> limits.TokenBucket:
+    state = request.app.state
+    if not hasattr(state, "token_bucket"):  # first request; a second one racing it is harmless
+        state.active_users = limits.ActiveUsers()
+        state.token_bucket = limits.TokenBucket(state.redis)
+    return state.token_bucket
+
+
+def admit(request: Request, session: Session, org_id: int) -> None:
+    """Take a token for the organization; RATE_LIMITED (429, Retry-After) when none is left.
+
+    Redis unreachable: the request is admitted without headers (logged), since
+    refusing every request for a missing counter would be the larger outage."""
+    org = limits.org_limits(session, org_id, request.app.state.settings.ratelimit)
+    try:
+        decision = _bucket(request).take(org_id, org)
+    except redis.RedisError as exc:
+        log.warning("rate limit not applied: %s", exc)
+        return
+    quota = None
+    if org.has_quotas:
+        active = (
+            request.app.state.active_users.count(session, org_id)
+            if org.quota_users is not None
+            else None
+        )
+        quota = limits.quota(decision, org, active)
+    request.state.limit_headers = headers_for(decision, quota)
+    if not decision.allowed:
+        raise RateLimited(
+            f"Rate limit of {_number(decision.limit)} requests per second (burst "
+            f"{org.burst}) exceeded; retry in {decision.retry_after_s} s",
+            retry_after_s=decision.retry_after_s,
+        )
+
+
+class LimitHeaders:
+    """Adds the headers `admit` left in the request's state to the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = state.get(STATE_KEY)
+                if extra:
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        *((k.lower().encode(), v.encode()) for k, v in extra.items()),
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)

@@ -1,0 +1,222 @@
+"""Rate limits and plan quotas per organization.
+
+The rate limit is a token bucket per organization kept in Redis and updated by
+one Lua script, so any number of gateway processes share it without a race:
+the script refills by the time elapsed (Redis's own clock, the same for every
+gateway), takes a token if there is one, and says when the bucket is full
+again. An organization's columns override the defaults of the settings.
+
+An organization with a plan may have quotas per calendar month (UTC): turns
+(authenticated requests admitted) and active end users. Turns are counted in
+the same script; active users are counted in PostgreSQL and the count is
+reused for a few seconds by each process.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.config import RateLimitSettings
+from pipeline.db.models import Organization, User
+from pipeline.errors import InvalidInput, NotFound
+
+# KEYS[1]: the bucket (a hash); KEYS[2], optional: the period's turn counter.
+# ARGV: refill per second, burst, cost, seconds the turn counter is kept.
+BUCKET_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+local full_in = (burst - tokens) / rate
+redis.call('PEXPIRE', KEYS[1], math.ceil(full_in * 1000) + 1000)
+local retry_in = 0
+if allowed == 0 then
+  retry_in = (cost - tokens) / rate
+end
+local turns = -1
+if #KEYS > 1 then
+  if allowed == 1 then
+    turns = redis.call('INCR', KEYS[2])
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+  else
+    turns = tonumber(redis.call('GET', KEYS[2]) or '0')
+  end
+end
+return {allowed, tostring(tokens), tostring(full_in), tostring(retry_in), tostring(now), turns}
+"""
+
+
+@dataclass(frozen=True)
+class OrgLimits:
+    per_s: float
+    burst: int
+    plan: str | None = None
+    quota_turns: int | None = None
+    quota_users: int | None = None
+
+    @property
+    def has_quotas(self) -> bool:
+        return self.quota_turns is not None or self.quota_users is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The bucket after one request: whether it was admitted, and what to tell the caller."""
+
+    allowed: bool
+    limit: float
+    remaining: int
+    full_at: datetime  # when the bucket is full again
+    retry_after_s: int  # 0 when admitted
+    now: datetime
+    turns: int | None = None  # turns used this period, when the plan counts them
+
+
+@dataclass(frozen=True)
+class Quota:
+    turns_used: int | None
+    turns_limit: int | None
+    users_active: int | None
+    users_limit: int | None
+    resets_at: datetime
+
+
+def org_limits(session: Session, org_id: int, defaults: RateLimitSettings) -> OrgLimits:
+    """The organization's limits: its own columns, else the settings' defaults."""
+    row = session.execute(
+        select(
+            Organization.rate_limit_per_s,
+            Organization.rate_limit_burst,
+            Organization.plan,
+            Organization.quota_turns,
+            Organization.quota_users,
+        ).where(Organization.id == org_id)
+    ).one()
+    return OrgLimits(
+        per_s=row.rate_limit_per_s or defaults.per_s,
+        burst=row.rate_limit_burst or defaults.burst,
+        plan=row.plan,
+        quota_turns=row.quota_turns,
+        quota_users=row.quota_users,
+    )
+
+
+def period_bounds(now: datetime) -> tuple[str, datetime]:
+    """The quota period containing `now`: its key (YYYY-MM) and when the next one starts."""
+    start_next = (
+        datetime(now.year + 1, 1, 1, tzinfo=UTC)
+        if now.month == 12
+        else datetime(now.year, now.month + 1, 1, tzinfo=UTC)
+    )
+    return f"{now.year:04d}-{now.month:02d}", start_next
+
+
+class TokenBucket:
+    """Takes tokens from an organization's bucket; one Redis round trip per request."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._script = client.register_script(BUCKET_SCRIPT)
+
+    def take(self, org_id: int, limits: OrgLimits, cost: int = 1) -> Decision:
+        keys = [f"persona:org:{org_id}:ratelimit"]
+        if limits.quota_turns is not None:
+            period, _ = period_bounds(datetime.now(UTC))
+            keys.append(f"persona:org:{org_id}:turns:{period}")
+        keep_s = 40 * 86400  # a month and some: the counter outlives its period a little
+        raw = self._script(keys=keys, args=[limits.per_s, limits.burst, cost, keep_s])
+        allowed, tokens, full_in, retry_in, now_s, turns = raw
+        now = datetime.fromtimestamp(float(now_s), UTC)
+        return Decision(
+            allowed=bool(allowed),
+            limit=limits.per_s,
+            remaining=max(0, math.floor(float(tokens))),
+            full_at=datetime.fromtimestamp(math.ceil(float(now_s) + float(full_in)), UTC),
+            retry_after_s=0 if allowed else max(1, math.ceil(float(retry_in))),
+            now=now,
+            turns=int(turns) if int(turns) >= 0 else None,
+        )
+
+
+class ActiveUsers:
+    """Active end users per organization, counted in PostgreSQL and reused for `ttl_s`
+    by this process: a quota header must not cost a count on every request."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._cache: dict[int, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, session: Session, org_id: int) -> int:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(org_id)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        value = session.execute(
+            select(func.count())
+            .select_from(User)
+            .where(User.org_id == org_id, User.status == "active")
+        ).scalar_one()
+        with self._lock:
+            self._cache[org_id] = (now, value)
+        return value
+
+
+def quota(decision: Decision, limits: OrgLimits, users_active: int | None) -> Quota:
+    _, resets_at = period_bounds(decision.now)
+    return Quota(
+        turns_used=decision.turns,
+        turns_limit=limits.quota_turns,
+        users_active=users_active,
+        users_limit=limits.quota_users,
+        resets_at=resets_at,
+    )
+
+
+def set_org_limits(session: Session, org: str, **values: object) -> dict[str, object]:
+    """Change an organization's limits (`persona orgs limits`); a value of None clears
+    it back to the default. Returns the organization's limits as stored."""
+    allowed = {"rate_limit_per_s", "rate_limit_burst", "plan", "quota_turns", "quota_users"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise InvalidInput(f"Unknown limit(s): {', '.join(sorted(unknown))}")
+    for name, value in values.items():
+        if isinstance(value, int | float) and value <= 0:
+            raise InvalidInput(f"{name} must be positive, got {value}")
+    if values:
+        session.execute(update(Organization).where(Organization.name == org).values(values))
+    row = session.execute(
+        select(
+            Organization.rate_limit_per_s,
+            Organization.rate_limit_burst,
+            Organization.plan,
+            Organization.quota_turns,
+            Organization.quota_users,
+        ).where(Organization.name == org)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No organization named {org!r}")
+    return dict(row._mapping)

@@ -1,0 +1,215 @@
+"""Deleting a user end to end on real processes: HTTP → job → worker → every store empty.
+
+What a user would check: the 202 and its job, the erasure report the job shows,
+404 everywhere afterwards, nothing left in PostgreSQL, the index or Redis, the
+other users of the same organization untouched, and a fresh start on re-register.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import redis
+from sqlalchemy import text
+
+from pipeline.messages import Residue, Task
+from tests.conftest import BOOTSTRAP_KEY, System, Tenant
+from tests.workers.test_ingest_faults import FAST_SWEEP
+from tests.workers.test_ingest_flow import FACTS, events, footprint, long_document, org_id, wait_job
+
+
+def user_pk(engine, org: str, user_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id "
+                "WHERE o.name = :org AND u.user_id = :user"
+            ),
+            {"org": org, "user": user_id},
+        ).scalar_one()
+
+
+def rows_of(engine, pk: int) -> dict[str, int]:
+    """Rows naming the user in every table with a user_pk column (jobs are the record of
+    work and stay), and the user row itself."""
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE column_name = 'user_pk' AND table_schema = current_schema() "
+                "AND table_name <> 'jobs'"
+            )
+        ).scalars()
+        counts = {
+            t: conn.execute(
+                text(f"SELECT count(*) FROM {t} WHERE user_pk = :pk"),  # noqa: S608
+                {"pk": pk},
+            ).scalar_one()
+            for t in tables
+        }
+        counts["users"] = conn.execute(
+            text("SELECT count(*) FROM users WHERE id = :pk"), {"pk": pk}
+        ).scalar_one()
+    return counts
+
+
+def residue(system: System, engine, org: str, pk: int) -> dict[str, int]:
+    return system.call(Task.RESIDUE, Residue(org_id=org_id(engine, org), user_pk=pk))
+
+
+def ingest(client: httpx.Client, user_id: str, prefix: str = "evt") -> str:
+    body = {
+        "user_id": user_id,
+        "events": events(FACTS, prefix),
+        "documents": [{"document_id": "plan", "content": long_document("erasure")}],
+    }
+    response = client.post("/ingest", json=body)
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def test_delete_erases_one_user_everywhere_and_only_that_user(
+    system: System, worker, tenant: Tenant, engine
+) -> None:
+    for user_id in ("gone", "kept"):
+        tenant.client.put("/register", json={"user_id": user_id, "traits": {"name": user_id}})
+        assert wait_job(tenant.client, ingest(tenant.client, user_id))["status"] == "succeeded"
+    gone_pk, kept_pk = user_pk(engine, tenant.org, "gone"), user_pk(engine, tenant.org, "kept")
+    cache = redis.Redis.from_url(system.redis_url)
+    for pk in (gone_pk, kept_pk):  # what a cache of the user's data would hold
+        cache.set(f"persona:user:{pk}:summary:general", "cached text")
+        cache.set(f"persona:user:{pk}:debounce", "1")
+    kept_before = footprint(system, engine, tenant, "kept")
+    assert residue(system, engine, tenant.org, gone_pk)["qdrant_points"] > 0
+    # A summary: a row and its hot copy. Let the refresh that the ingestion scheduled pass
+    # first, so its marks (keys of their own) are gone and the counts below are exact.
+    assert tenant.client.get("/summary", params={"user_id": "gone"}).status_code == 200
+    deadline = time.monotonic() + 30
+    while cache.exists(f"persona:user:{gone_pk}:summary-due"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    response = tenant.client.post("/delete", json={"user_id": "gone"})
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["user_id"] == "gone"
+    assert answer["status"] == "deleting"
+    job = wait_job(tenant.client, answer["job_id"])
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "delete"
+    report = job["result"]
+    chunks = kept_before["chunks"]  # both users ingested the same items
+    assert report["removed"]["postgres"] == {
+        "items": 6,
+        "chunks": chunks,
+        "summaries": 1,
+        "users": 1,
+    }
+    assert report["removed"]["qdrant_points"] == chunks
+    assert report["removed"]["redis_keys"] == 3
+    assert report["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+
+    # 404 everywhere for the user, and nothing of it in any store.
+    assert tenant.client.get("/v1/end-users/gone").status_code == 404
+    assert tenant.client.post("/chunks", json={"user_id": "gone", "query": "x"}).status_code == 404
+    assert tenant.client.get("/summary", params={"user_id": "gone"}).status_code == 404
+    assert tenant.client.post("/delete", json={"user_id": "gone"}).status_code == 404
+    assert tenant.client.delete("/v1/end-users/gone").status_code == 404
+    assert tenant.client.patch("/v1/end-users/gone", json={"metadata": {}}).status_code == 404
+    assert residue(system, engine, tenant.org, gone_pk) == {
+        "postgres_rows": 0,
+        "qdrant_points": 0,
+        "redis_keys": 0,
+    }
+    assert set(rows_of(engine, gone_pk).values()) == {0}
+
+    # The other user of the same organization is whole.
+    assert footprint(system, engine, tenant, "kept") == kept_before
+    assert (
+        cache.exists(f"persona:user:{kept_pk}:summary:general", f"persona:user:{kept_pk}:debounce")
+        == 2
+    )
+    found = tenant.client.post("/chunks", json={"user_id": "kept", "query": "sister birthday"})
+    assert found.json()["chunks"][0]["text"].endswith(FACTS[1])  # after any dated header
+    assert tenant.client.get("/v1/end-users/kept").json()["metadata"] == {"name": "kept"}
+
+    # Registering the same id again starts from nothing.
+    again = tenant.client.put("/register", json={"user_id": "gone"})
+    assert again.status_code == 200
+    assert user_pk(engine, tenant.org, "gone") != gone_pk
+    assert tenant.client.get("/v1/end-users/gone").json()["metadata"] == {}
+    assert (
+        tenant.client.post("/chunks", json={"user_id": "gone", "query": "sister"}).json()["chunks"]
+        == []
+    )
+    assert footprint(system, engine, tenant, "gone") == {"items": 0, "chunks": 0, "points": 0}
+
+
+def test_delete_end_user_route_does_the_same(
+    system: System, worker, tenant: Tenant, engine
+) -> None:
+    wait_job(tenant.client, ingest(tenant.client, "e"))
+    pk = user_pk(engine, tenant.org, "e")
+    response = tenant.client.delete("/v1/end-users/e")
+    assert response.status_code == 202
+    job = wait_job(tenant.client, response.json()["job_id"])
+    assert job["status"] == "succeeded"
+    assert job["result"]["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+    assert tenant.client.get("/v1/end-users/e").status_code == 404
+    assert residue(system, engine, tenant.org, pk) == {
+        "postgres_rows": 0,
+        "qdrant_points": 0,
+        "redis_keys": 0,
+    }
+
+
+def test_unknown_user_and_readers(tenant: Tenant) -> None:
+    missing = tenant.client.post("/delete", json={"user_id": "nobody"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "USER_NOT_FOUND"
+    tenant.client.put("/register", json={"user_id": "r"})
+    assert tenant.reader.post("/delete", json={"user_id": "r"}).status_code == 403
+    assert tenant.reader.delete("/v1/end-users/r").status_code == 403
+    assert tenant.client.post("/delete", json={}).status_code == 400
+    assert tenant.client.get("/v1/end-users/r").json()["status"] == "active"
+
+
+def test_writes_refused_while_deleting_and_a_lost_delete_job_is_swept_back(
+    make_system, engine
+) -> None:
+    """No worker at first: the user stays `deleting`, every write answers 409 and a
+    repeated delete returns the same job. Then Redis loses the message; the sweeper
+    re-publishes it and the erasure completes."""
+    system = make_system(**FAST_SWEEP)
+    system.start_gateway()
+    api = httpx.Client(base_url=system.url, headers={"X-API-Key": BOOTSTRAP_KEY}, timeout=30)
+    user = "sweep-delete"
+    api.put("/register", json={"user_id": user, "traits": {"a": 1}})
+    ingest_job = ingest(api, user)
+    first = api.post("/delete", json={"user_id": user})
+    assert first.status_code == 202
+    job_id = first.json()["job_id"]
+    assert api.post("/delete", json={"user_id": user}).json()["job_id"] == job_id
+    assert api.delete(f"/v1/end-users/{user}").json()["job_id"] == job_id
+
+    assert api.get(f"/v1/end-users/{user}").json()["status"] == "deleting"
+    writes = [
+        api.put("/register", json={"user_id": user, "traits": {"a": 2}}),
+        api.post("/ingest", json={"user_id": user, "events": events(["more"], "late")}),
+        api.post("/v1/end-users", json={"user_id": user}),
+        api.patch(f"/v1/end-users/{user}", json={"metadata": {"a": 3}}),
+    ]
+    for response in writes:
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "USER_DELETING"
+    assert api.get(f"/jobs/{job_id}").json()["status"] == "queued"
+
+    redis.Redis.from_url(system.redis_url).flushdb()  # every message is gone
+    system.start_worker()
+    system.start_beat()
+    job = wait_job(api, job_id, timeout=90)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["removed"]["postgres"]["items"] == 6
+    assert wait_job(api, ingest_job, timeout=90)["status"] == "failed"
+    assert api.get(f"/v1/end-users/{user}").status_code == 404
