@@ -13,7 +13,16 @@ from api_gateway import errors
 from api_gateway.dispatch import create_producer
 from api_gateway.limits import LimitHeaders
 from api_gateway.middleware import BodyLimit, RequestContext
-from api_gateway.routes import deletion, end_users, health, ingest, jobs, retrieval, users
+from api_gateway.routes import (
+    deletion,
+    end_users,
+    health,
+    ingest,
+    jobs,
+    retrieval,
+    summaries,
+    users,
+)
 from pipeline import keys
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         retrieval.router,
         deletion.router,
+        summaries.router,
     ):
         app.include_router(router)
     return app

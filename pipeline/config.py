@@ -136,6 +136,29 @@ class RateLimitSettings(BaseModel):
     burst: int = Field(default=2000, ge=1, description="Bucket size: the largest burst.")
 
 
+class SummariesSettings(BaseModel):
+    quiet_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A user's ingestion has settled when no job succeeded for this long; "
+        "then the summaries queue refreshes their summaries once.",
+    )
+    candidates: int = Field(
+        default=32, ge=4, le=512, description="Chunks read per purpose query to pick facts from."
+    )
+    max_refreshed: int = Field(
+        default=32, ge=1, description="Summaries of one user a refresh recomputes (newest first)."
+    )
+    cache_ttl_s: int = Field(
+        default=7 * 24 * 3600, description="Lifetime of the Redis hot copy of a summary."
+    )
+    llm_retry_s: float = Field(
+        default=300.0,
+        description="A summary that fell back to the extractive text because the LLM failed "
+        "is recomputed on the next request after this long.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a Persona process can be told, with the defaults of the embedded shape."""
 
@@ -168,6 +191,7 @@ class Settings(BaseSettings):
     celery: CelerySettings = CelerySettings()
     llm: LLMSettings = LLMSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
+    summaries: SummariesSettings = SummariesSettings()
 
     def require_database_url(self) -> str:
         """The database URL, or a message saying how to get one (why: a clear start-up error)."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.config import Settings
 from pipeline.errors import PersonaError, error_from
-from pipeline.schemas import ChunksRequest, QueryRequest
+from pipeline.schemas import ChunksRequest, QueryRequest, SummaryQuery
 
 
 class Queue(StrEnum):
@@ -35,6 +35,8 @@ class Task(StrEnum):
     FOOTPRINT = "persona.maintenance.footprint"
     ERASE = "persona.maintenance.erase"
     RESIDUE = "persona.maintenance.residue"
+    SUMMARIZE = "persona.summaries.compute"
+    SUMMARY_CHECK = "persona.summaries.settle"
 
 
 ROUTES: dict[str, Queue] = {
@@ -46,6 +48,9 @@ ROUTES: dict[str, Queue] = {
     Task.FOOTPRINT: Queue.MAINTENANCE,
     Task.ERASE: Queue.MAINTENANCE,
     Task.RESIDUE: Queue.MAINTENANCE,
+    # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
+    Task.SUMMARIZE: Queue.RETRIEVAL,
+    Task.SUMMARY_CHECK: Queue.SUMMARIES,
 }
 
 JOB_TASKS: dict[str, Task] = {"ingest": Task.INGEST, "delete": Task.ERASE}
@@ -133,6 +138,20 @@ class Residue(Message):
 
     org_id: int
     user_pk: int
+
+
+class Summarize(Message):
+    """Compute (or find) one summary now: the cold path of `GET /summary`."""
+
+    org_id: int
+    request: SummaryQuery
+
+
+class SummaryCheck(Message):
+    """The delayed check that refreshes a user's summaries once their ingestion settled."""
+
+    user_pk: int
+    claimed: bool = False  # a retry of a check that already won its claim
 
 
 def ok_reply(result: Any) -> dict[str, Any]:

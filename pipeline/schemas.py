@@ -339,3 +339,50 @@ class DeleteResponse(BaseModel):
     user_id: str
     job_id: str = Field(description="Poll GET /jobs/{job_id}: its result is the erasure report.")
     status: Literal["deleting"] = "deleting"
+
+
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("purpose must not be blank")
+    return value
+
+
+class SummaryQuery(BaseModel):
+    """The query parameters of `GET /summary` (seed 002)."""
+
+    user_id: UserId = Field(description="Unique identifier of the user.")
+    purpose: Annotated[str, AfterValidator(_no_nul), AfterValidator(_has_text)] = Field(
+        default="general",
+        min_length=1,
+        max_length=200,
+        description="general, persona, work-style, decision-style, preferences, "
+        "schedule-context, communication-style, or any text to focus on.",
+    )
+    max_chars: int = Field(
+        default=1000, ge=50, le=5000, description="Longest summary returned (50 to 5,000)."
+    )
+    freshness_days: int | None = Field(
+        default=None, ge=0, le=36500, description="Only data of the last N days (UTC)."
+    )
+
+
+class SummaryResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "usr_42af7c",
+                    "generated_at": "2025-10-11T16:05:00Z",
+                    "purpose": "work-style",
+                    "summary": "Ash Lewis is a founder-engineer who prefers concise, async "
+                    "communication. Works best in deep-focus blocks (9-12 PT) and schedules "
+                    "meetings after 1 PM.",
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    generated_at: str = Field(description="ISO 8601 UTC time the summary text was generated.")
+    purpose: str
+    summary: str

@@ -21,6 +21,7 @@ TASK_MODULES = [
     "workers.tasks.ingest",
     "workers.tasks.retrieval",
     "workers.tasks.maintenance",
+    "workers.tasks.summaries",
 ]
 
 

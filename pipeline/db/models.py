@@ -211,3 +211,41 @@ class Chunk(Base):
         nullable=False,
     )
     created_at: Mapped[datetime] = _created()
+
+
+# The user's data sequence (the largest chunk id of a user, see summaries.store) is one
+# backward probe of this index.
+Index("ix_chunks_user_pk_id", Chunk.user_pk, Chunk.id)
+# A user's most recent items, for the recency candidates of a summary.
+Index("ix_items_user_pk_ts", Item.user_pk, Item.ts, Item.id)
+
+
+class Summary(Base):
+    """A user's summary for one set of parameters, as last computed (see summaries.store).
+
+    `version` names the data it was written from; `input_hash` the exact input of the
+    writer, so an LLM is asked again only when its input changed; `refreshes` counts
+    how many times the summaries queue recomputed it after ingestion settled.
+    """
+
+    __tablename__ = "summaries"
+    __table_args__ = (
+        UniqueConstraint("user_pk", "cache_key", name="uq_summaries_user_key"),
+        CheckConstraint("source IN ('extractive', 'llm', 'fallback')", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    cache_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    max_chars: Mapped[int] = mapped_column(Integer, nullable=False)
+    freshness_days: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(200), nullable=False)
+    data_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    input_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    refreshes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = _created()

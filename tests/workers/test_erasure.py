@@ -7,6 +7,8 @@ other users of the same organization untouched, and a fresh start on re-register
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import redis
 from sqlalchemy import text
@@ -82,6 +84,13 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
         cache.set(f"persona:user:{pk}:debounce", "1")
     kept_before = footprint(system, engine, tenant, "kept")
     assert residue(system, engine, tenant.org, gone_pk)["qdrant_points"] > 0
+    # A summary: a row and its hot copy. Let the refresh that the ingestion scheduled pass
+    # first, so its marks (keys of their own) are gone and the counts below are exact.
+    assert tenant.client.get("/summary", params={"user_id": "gone"}).status_code == 200
+    deadline = time.monotonic() + 30
+    while cache.exists(f"persona:user:{gone_pk}:summary-due"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
     response = tenant.client.post("/delete", json={"user_id": "gone"})
     assert response.status_code == 202
@@ -96,6 +105,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     assert report["removed"]["postgres"] == {
         "items": 6,
         "chunks": chunks,
+        "summaries": 1,
         "users": 1,
         "job_user_ids_scrubbed": 1,
     }
@@ -103,12 +113,13 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     assert tenant.client.get(f"/jobs/{ingest_jobs['gone']}").json()["user_id"] == "[erased]"
     assert tenant.client.get(f"/jobs/{ingest_jobs['kept']}").json()["user_id"] == "kept"
     assert report["removed"]["qdrant_points"] == chunks
-    assert report["removed"]["redis_keys"] == 2
+    assert report["removed"]["redis_keys"] == 3
     assert report["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
 
     # 404 everywhere for the user, and nothing of it in any store.
     assert tenant.client.get("/v1/end-users/gone").status_code == 404
     assert tenant.client.post("/chunks", json={"user_id": "gone", "query": "x"}).status_code == 404
+    assert tenant.client.get("/summary", params={"user_id": "gone"}).status_code == 404
     assert tenant.client.post("/delete", json={"user_id": "gone"}).status_code == 404
     assert tenant.client.delete("/v1/end-users/gone").status_code == 404
     assert tenant.client.patch("/v1/end-users/gone", json={"metadata": {}}).status_code == 404

@@ -8,7 +8,8 @@ from celery import Task as CeleryTask
 
 from pipeline import indexing
 from pipeline.errors import Retryable
-from pipeline.messages import IngestJob, Task
+from pipeline.messages import IngestJob, SummaryCheck, Task
+from pipeline.summaries import service as summaries
 from workers.app import app, runtime
 
 MAX_RETRIES = 8
@@ -28,4 +29,9 @@ def run_job(self: CeleryTask, **payload: Any) -> dict[str, Any]:
         # Not transient: retrying would fail the same way and hold the queue.
         indexing.fail_job(runtime(), message.job_id, f"{type(exc).__name__}: {exc}")
         raise
+    if outcome.status == "succeeded" and (
+        due := summaries.note_ingested(runtime(), message.job_id)
+    ):
+        check = SummaryCheck(user_pk=due.user_pk).model_dump()
+        app.send_task(Task.SUMMARY_CHECK, kwargs=check, countdown=due.delay_s)
     return {"status": outcome.status, "chunks": outcome.chunks, "reason": outcome.reason}
