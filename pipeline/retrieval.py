@@ -58,18 +58,24 @@ class Found:
 # BM25 (k1 = 1.2, b = 0.75) over the user's chunks that share a lexeme with the query.
 # Document frequencies are counted among those candidates, which hold every chunk that
 # contains any query lexeme, so they are exact for the user (under the filters).
+# The user's rows are read first (MATERIALIZED) and matched there: a GIN index over
+# every user's vectors made the planner fetch every user's matches, 31 of 38 ms at a
+# million chunks (bench-query), where a user's own thousand rows take about 7.
 _BM25 = """
 WITH q AS (
     SELECT array_agg(DISTINCT lex) AS lexes
     FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lex
 ),
-cand AS (
+mine AS MATERIALIZED (
     SELECT c.point_id, c.search
-    FROM chunks c JOIN items i ON i.id = c.item_id
-    WHERE c.user_pk = :user_pk
-      AND c.search @@ to_tsquery('simple', (
+    FROM chunks c {join}
+    WHERE c.user_pk = :user_pk {filters}
+),
+cand AS (
+    SELECT mine.point_id, mine.search
+    FROM mine
+    WHERE mine.search @@ to_tsquery('simple', (
             SELECT coalesce(string_agg(quote_literal(l), ' | '), '') FROM q, unnest(q.lexes) l))
-      {filters}
 ),
 tf AS (
     SELECT cand.point_id, t.lexeme, cardinality(t.positions) AS tf, length(cand.search) AS dl
@@ -77,10 +83,7 @@ tf AS (
     WHERE t.lexeme = ANY (q.lexes)
 ),
 df AS (SELECT lexeme, count(*) AS df FROM tf GROUP BY lexeme),
-stats AS (
-    SELECT count(*) AS n, greatest(avg(length(search)), 1) AS avgdl
-    FROM chunks WHERE user_pk = :user_pk
-)
+stats AS (SELECT count(*) AS n, greatest(avg(length(search)), 1) AS avgdl FROM mine)
 SELECT tf.point_id,
        sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
            * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * tf.dl / stats.avgdl))) AS score
@@ -111,7 +114,8 @@ def lexical(
     if request.types:
         filters.append("AND i.type = ANY (:types)")
         params["types"] = request.types
-    sql = text(_BM25.format(filters=" ".join(filters)))
+    join = "JOIN items i ON i.id = c.item_id" if filters else ""
+    sql = text(_BM25.format(join=join, filters=" ".join(filters)))
     return [(str(r.point_id), float(r.score)) for r in session.execute(sql, params)]
 
 

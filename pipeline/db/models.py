@@ -188,10 +188,7 @@ class Chunk(Base):
     """A piece of an item as embedded: the text, where it came from, and its point id."""
 
     __tablename__ = "chunks"
-    __table_args__ = (
-        UniqueConstraint("item_id", "ordinal", name="uq_chunks_item_ordinal"),
-        Index("ix_chunks_search", "search", postgresql_using="gin"),
-    )
+    __table_args__ = (UniqueConstraint("item_id", "ordinal", name="uq_chunks_item_ordinal"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False)

@@ -30,10 +30,8 @@ def upgrade() -> None:
             nullable=False,
         ),
     )
-    op.create_index("ix_chunks_search", "chunks", ["search"], postgresql_using="gin")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_chunks_search", table_name="chunks", postgresql_using="gin")
     op.drop_column("chunks", "search")
     op.drop_column("chunks", "context")
