@@ -30,10 +30,9 @@ from graphlib import TopologicalSorter
 
 import redis
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from pipeline import jobs
+from pipeline import indexing, jobs
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job, User
 from pipeline.errors import Retryable
@@ -165,13 +164,8 @@ def _claim(session: Session, job_id: str) -> Target | None:
     return None if job is None else Target(job.id, job.org_id, job.user_pk)
 
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    redis.RedisError,
-)
+# Indexing's transient failures, and Redis's: the erasure deletes keys there too.
+TRANSIENT: tuple[type[BaseException], ...] = (*indexing.TRANSIENT, redis.RedisError)
 
 
 def run_erasure_job(runtime: Runtime, job_id: str) -> dict[str, object] | None:
@@ -206,19 +200,8 @@ def _run(runtime: Runtime, job_id: str) -> dict[str, object] | None:
     if any(recheck.values()):
         raise Retryable(f"erasure left residue {recheck}; retrying")
     t4 = time.perf_counter()
-    timings = {
-        "postgres_ms": round((t1 - t0) * 1000, 1),
-        "qdrant_ms": round((t2 - t1) * 1000, 1),
-        "redis_ms": round((t3 - t2) * 1000, 1),
-        "recheck_ms": round((t4 - t3) * 1000, 1),
-        "total_ms": round((t4 - t0) * 1000, 1),
-    }
+    timings = jobs.stage_ms(t0, ("postgres", t1), ("qdrant", t2), ("redis", t3), ("recheck", t4))
     with session_scope(runtime.engine) as session:
         jobs.complete(session, job_id, report, timings)
     log.info("erased user %s of org %s: %s", target.user_pk, target.org_id, report["removed"])
     return report
-
-
-def fail_job(runtime: Runtime, job_id: str, reason: str) -> None:
-    with session_scope(runtime.engine) as session:
-        jobs.fail(session, job_id, reason)

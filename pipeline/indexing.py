@@ -268,13 +268,7 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
         with session_scope(runtime.engine) as session:
             written = write(session, runtime, work, chunked, vectors)
             t4 = time.perf_counter()
-            timings = {
-                "claim_ms": round((t1 - t0) * 1000, 1),
-                "chunk_ms": round((t2 - t1) * 1000, 1),
-                "embed_ms": round((t3 - t2) * 1000, 1),
-                "write_ms": round((t4 - t3) * 1000, 1),
-                "total_ms": round((t4 - t0) * 1000, 1),
-            }
+            timings = jobs.stage_ms(t0, ("claim", t1), ("chunk", t2), ("embed", t3), ("write", t4))
             jobs.succeed(session, job_id, chunks=written, timings=timings)
     except UserGone as gone:
         with session_scope(runtime.engine) as session:
@@ -288,9 +282,3 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
         timings["total_ms"],
     )
     return Outcome(job_id, "succeeded", chunks=written)
-
-
-def fail_job(runtime: Runtime, job_id: str, reason: str) -> None:
-    """Record a permanent failure (a poison item, retries exhausted)."""
-    with session_scope(runtime.engine) as session:
-        jobs.fail(session, job_id, reason)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
+from pipeline.db.engine import session_scope
 from pipeline.db.models import Job
 from pipeline.errors import NotFound
 from pipeline.schemas import JobCounts, JobOut
@@ -56,6 +57,23 @@ def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | N
     if timings is not None:
         values["timings"] = timings
     session.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(values))
+
+
+def fail_now(engine: Engine, job_id: str, reason: str) -> None:
+    """`fail` in a transaction of its own: for a worker giving up on a job (a poison
+    item, retries exhausted), when the job's own transaction is gone."""
+    with session_scope(engine) as session:
+        fail(session, job_id, reason)
+
+
+def stage_ms(start: float, *stages: tuple[str, float]) -> dict[str, float]:
+    """`{stage}_ms` between consecutive `time.perf_counter()` checkpoints, and `total_ms`."""
+    out, previous = {}, start
+    for name, at in stages:
+        out[f"{name}_ms"] = round((at - previous) * 1000, 1)
+        previous = at
+    out["total_ms"] = round((previous - start) * 1000, 1)
+    return out
 
 
 def complete(

@@ -7,14 +7,21 @@ warm state (engine, model, index), built on first use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any, TypeVar
 
 from celery import Celery, signals
+from celery import Task as CeleryTask
 
+from pipeline import jobs
 from pipeline.config import Settings, get_settings
+from pipeline.errors import PersonaError, Retryable
 from pipeline.logs import configure_logging
-from pipeline.messages import Task, celery_config
+from pipeline.messages import Task, celery_config, error_reply, ok_reply
 from pipeline.runtime import Runtime
+
+T = TypeVar("T")
 
 TASK_MODULES = [
     "workers.tasks.health",
@@ -48,3 +55,30 @@ def warm_up(**_: object) -> None:
 
 configure_logging(get_settings().log_level)
 app = create_celery(get_settings())
+
+
+def perform_job(task: CeleryTask, job_id: str, work: Callable[[Runtime, str], T]) -> T:
+    """Run one job's pipeline function as a bound task with `max_retries`.
+
+    `Retryable` is retried with exponential backoff (at most a minute apart) until
+    the task's retries are spent, then the job is failed; any other error fails the
+    job at once: retrying would fail the same way and hold the queue.
+    """
+    try:
+        return work(runtime(), job_id)
+    except Retryable as exc:
+        if task.request.retries >= (task.max_retries or 0):
+            jobs.fail_now(runtime().engine, job_id, f"gave up after retries: {exc}")
+            raise
+        raise task.retry(exc=exc, countdown=min(2**task.request.retries, 60)) from exc
+    except Exception as exc:
+        jobs.fail_now(runtime().engine, job_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def reply(read: Callable[[], Any]) -> dict[str, Any]:
+    """A synchronous read's answer to the gateway: the result, or the domain error as data."""
+    try:
+        return ok_reply(read())
+    except PersonaError as exc:
+        return error_reply(exc)

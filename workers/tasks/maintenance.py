@@ -10,10 +10,9 @@ from celery import Task as CeleryTask
 
 from pipeline import erasure, jobs
 from pipeline.db.engine import session_scope
-from pipeline.errors import Retryable
 from pipeline.footprint import user_footprint
 from pipeline.messages import JOB_TASKS, EraseJob, Footprint, Residue, Sweep, Task
-from workers.app import app, runtime
+from workers.app import app, perform_job, runtime
 
 log = logging.getLogger("persona.sweeper")
 
@@ -44,17 +43,8 @@ def footprint(**payload: Any) -> dict[str, int]:
 @app.task(name=Task.ERASE, bind=True, max_retries=MAX_RETRIES)
 def erase(self: CeleryTask, **payload: Any) -> dict[str, Any] | None:
     message = EraseJob.model_validate(payload)
-    try:
-        return erasure.run_erasure_job(runtime(), message.job_id)
-    except Retryable as exc:
-        if self.request.retries >= MAX_RETRIES:
-            erasure.fail_job(runtime(), message.job_id, f"gave up after retries: {exc}")
-            raise
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
-    except Exception as exc:
-        # Not transient: a new POST /delete starts a fresh erasure job.
-        erasure.fail_job(runtime(), message.job_id, f"{type(exc).__name__}: {exc}")
-        raise
+    # A failed erasure is not retried by itself: a new POST /delete starts a fresh one.
+    return perform_job(self, message.job_id, erasure.run_erasure_job)
 
 
 @app.task(name=Task.RESIDUE)

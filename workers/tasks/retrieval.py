@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import answers, retrieval
-from pipeline.errors import PersonaError
-from pipeline.messages import AnswerQuestion, SearchChunks, Task, error_reply, ok_reply
-from workers.app import app, runtime
+from pipeline.messages import AnswerQuestion, SearchChunks, Task
+from workers.app import app, reply, runtime
 
 
 # No STARTED state for these reads: the gateway waits only for the reply, and storing and
@@ -15,18 +14,17 @@ from workers.app import app, runtime
 @app.task(name=Task.SEARCH, track_started=False)
 def search(**payload: Any) -> dict[str, Any]:
     message = SearchChunks.model_validate(payload)
-    try:
-        chunks = retrieval.search_chunks(runtime(), message.org_id, message.request)
-    except PersonaError as exc:
-        return error_reply(exc)
-    return ok_reply([c.model_dump(mode="json") for c in chunks])
+    return reply(
+        lambda: [
+            c.model_dump(mode="json")
+            for c in retrieval.search_chunks(runtime(), message.org_id, message.request)
+        ]
+    )
 
 
 @app.task(name=Task.ANSWER, track_started=False)
 def answer(**payload: Any) -> dict[str, Any]:
     message = AnswerQuestion.model_validate(payload)
-    try:
-        reply = answers.answer(runtime(), message.org_id, message.request)
-    except PersonaError as exc:
-        return error_reply(exc)
-    return ok_reply(reply.model_dump(mode="json"))
+    return reply(
+        lambda: answers.answer(runtime(), message.org_id, message.request).model_dump(mode="json")
+    )

@@ -6,10 +6,10 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline.errors import PersonaError, Retryable
-from pipeline.messages import Summarize, SummaryCheck, Task, error_reply, ok_reply
+from pipeline.errors import Retryable
+from pipeline.messages import Summarize, SummaryCheck, Task
 from pipeline.summaries import service
-from workers.app import app, runtime
+from workers.app import app, reply, runtime
 
 MAX_RETRIES = 5
 
@@ -17,11 +17,7 @@ MAX_RETRIES = 5
 @app.task(name=Task.SUMMARIZE)
 def compute(**payload: Any) -> dict[str, Any]:
     message = Summarize.model_validate(payload)
-    try:
-        stored = service.summarize(runtime(), message.org_id, message.request)
-    except PersonaError as exc:
-        return error_reply(exc)
-    return ok_reply(stored.to_json())
+    return reply(lambda: service.summarize(runtime(), message.org_id, message.request).to_json())
 
 
 @app.task(name=Task.SUMMARY_CHECK, bind=True, max_retries=MAX_RETRIES)
