@@ -104,17 +104,19 @@ class Quota:
     resets_at: datetime
 
 
+LIMIT_COLUMNS = (
+    Organization.rate_limit_per_s,
+    Organization.rate_limit_burst,
+    Organization.plan,
+    Organization.quota_turns,
+    Organization.quota_users,
+)
+"""An organization's own limits, as `org_limits` reads them and `set_org_limits` shows them."""
+
+
 def org_limits(session: Session, org_id: int, defaults: RateLimitSettings) -> OrgLimits:
     """The organization's limits: its own columns, else the settings' defaults."""
-    row = session.execute(
-        select(
-            Organization.rate_limit_per_s,
-            Organization.rate_limit_burst,
-            Organization.plan,
-            Organization.quota_turns,
-            Organization.quota_users,
-        ).where(Organization.id == org_id)
-    ).one()
+    row = session.execute(select(*LIMIT_COLUMNS).where(Organization.id == org_id)).one()
     return OrgLimits(
         per_s=row.rate_limit_per_s or defaults.per_s,
         burst=row.rate_limit_burst or defaults.burst,
@@ -208,15 +210,7 @@ def set_org_limits(session: Session, org: str, **values: object) -> dict[str, ob
             raise InvalidInput(f"{name} must be positive, got {value}")
     if values:
         session.execute(update(Organization).where(Organization.name == org).values(values))
-    row = session.execute(
-        select(
-            Organization.rate_limit_per_s,
-            Organization.rate_limit_burst,
-            Organization.plan,
-            Organization.quota_turns,
-            Organization.quota_users,
-        ).where(Organization.name == org)
-    ).one_or_none()
+    row = session.execute(select(*LIMIT_COLUMNS).where(Organization.name == org)).one_or_none()
     if row is None:
         raise NotFound(f"No organization named {org!r}")
     return dict(row._mapping)
