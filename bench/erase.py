@@ -19,16 +19,6 @@ import httpx
 from bench import corpus, system
 
 
-def wait(http: httpx.Client, job_id: str, poll_s: float = 0.05) -> dict:
-    while True:
-        job = http.get(f"/jobs/{job_id}").json()
-        if job["status"] == "failed":
-            raise RuntimeError(f"job {job_id} failed: {job['error']}")
-        if job["status"] == "succeeded":
-            return job
-        time.sleep(poll_s)
-
-
 def ingest(http: httpx.Client, user_id: str, n_events: int, batch: int) -> int:
     events = corpus.events(n_events)
     for e in events:
@@ -39,7 +29,7 @@ def ingest(http: httpx.Client, user_id: str, n_events: int, batch: int) -> int:
         response = http.post("/ingest", json=body)
         response.raise_for_status()
         jobs.append(response.json()["job_id"])
-    return sum(wait(http, job_id, poll_s=0.5)["counts"]["chunks"] for job_id in jobs)
+    return sum(job["counts"]["chunks"] for job in system.wait_jobs(http, jobs, poll_s=0.5))
 
 
 def main() -> None:
@@ -60,7 +50,7 @@ def main() -> None:
             response = http.post("/delete", json={"user_id": "erase_me"})
             response.raise_for_status()
             accepted_ms = (time.perf_counter() - t1) * 1000
-            job = wait(http, response.json()["job_id"])
+            (job,) = system.wait_jobs(http, [response.json()["job_id"]], poll_s=0.05)
             erase_s = time.perf_counter() - t1
 
             gone = http.get("/v1/end-users/erase_me").status_code

@@ -103,16 +103,7 @@ def ingest(http: httpx.Client, users: list[dict], events: list[dict]) -> float:
             accepted = _send(http, "POST", "/ingest", body)
             if accepted["job_id"]:
                 jobs.append(accepted["job_id"])
-    pending = list(jobs)
-    while pending:
-        for job_id in list(pending):
-            job = _send(http, "GET", f"/jobs/{job_id}")
-            if job["status"] == "failed":
-                raise RuntimeError(f"job {job_id} failed: {job.get('error')}")
-            if job["status"] == "succeeded":
-                pending.remove(job_id)
-        if pending:
-            time.sleep(0.2)
+    system.wait_jobs(http, jobs)
     return time.perf_counter() - t0
 
 

@@ -74,21 +74,10 @@ def run_end_to_end(bodies: list[dict], clients: int, env: dict[str, str]) -> dic
             with ThreadPoolExecutor(clients) as pool:
                 job_ids = list(pool.map(send, bodies))
             accepted_s = time.perf_counter() - t0
-            # Jobs finish about in the order they were accepted: watch the oldest one left,
-            # a few requests a second, so that polling costs the system nothing to speak of
-            # (polling every job at 5 Hz cost the gateway ~20 CPU seconds per 20k events).
-            pending = list(job_ids)
             stages: dict[str, float] = {}
-            while pending:
-                job = http.get(f"/jobs/{pending[0]}").json()
-                if job["status"] == "failed":
-                    raise RuntimeError(f"job {pending[0]} failed: {job['error']}")
-                if job["status"] == "succeeded":
-                    pending.pop(0)
-                    for stage, ms in job["timings"].items():
-                        stages[stage] = stages.get(stage, 0.0) + ms / 1000
-                else:
-                    time.sleep(0.2)
+            for job in system.wait_jobs(http, job_ids):
+                for stage, ms in job["timings"].items():
+                    stages[stage] = stages.get(stage, 0.0) + ms / 1000
             searchable_s = time.perf_counter() - t0
             cpu = {k: v - cpu0.get(k, 0.0) for k, v in running.cpu_s().items()}
         memory = running.peak_rss_mb()

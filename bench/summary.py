@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench import corpus, system
+from pipeline.summaries import purposes
 
 TRAITS = {
     "name": "Rae Okafor",
@@ -55,33 +56,12 @@ FACTS = [
     "I studied industrial design in Eindhoven before moving to London.",
     "On weekends I restore old film cameras and shoot on 35mm.",
 ]
-PURPOSES = [
-    "general",
-    "persona",
-    "work-style",
-    "decision-style",
-    "preferences",
-    "schedule-context",
-    "communication-style",
-]
+PURPOSES = list(purposes.REGISTRY)
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def wait_jobs(http: httpx.Client, job_ids: list[str]) -> None:
-    pending = set(job_ids)
-    while pending:
-        for job_id in list(pending):
-            job = http.get(f"/jobs/{job_id}").json()
-            if job["status"] == "failed":
-                raise RuntimeError(f"job {job_id} failed: {job['error']}")
-            if job["status"] == "succeeded":
-                pending.discard(job_id)
-        if pending:
-            time.sleep(0.1)
 
 
 def ingest(http: httpx.Client, user_id: str, events: list[dict]) -> str:
@@ -147,7 +127,7 @@ def run(args: argparse.Namespace) -> None:
             noise = corpus.events(args.events)
             jobs = [ingest(http, user, noise[i : i + 1000]) for i in range(0, len(noise), 1000)]
             jobs.append(ingest(http, user, fact_events(FACTS, "fact")))
-            wait_jobs(http, jobs)
+            system.wait_jobs(http, jobs, poll_s=0.1)
             time.sleep(quiet + 1)  # let the settle refresh of this first data pass
 
             cold = [timed_get(http, {"user_id": user, "purpose": p})[0] for p in PURPOSES]
@@ -192,7 +172,7 @@ def run(args: argparse.Namespace) -> None:
                 burst_jobs = list(pool.map(lambda b: ingest(http, burst_user, b), bodies))
             burst_accepted = time.time()
             accept_s = time.perf_counter() - t0
-            wait_jobs(http, burst_jobs)
+            system.wait_jobs(http, burst_jobs, poll_s=0.1)
             indexed_s = time.perf_counter() - t0
             until(lambda: refreshes(engine, burst_user)[0] > 0)
             time.sleep(3 * quiet)  # any further refresh would have come by now

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from pipeline.embedded.process import free_port
 
 PERSONA = str(Path(sys.executable).with_name("persona"))
@@ -36,6 +38,24 @@ class RunningSystem:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(120)
+
+
+def wait_jobs(http: httpx.Client, job_ids: list[str], poll_s: float = 0.2) -> list[dict]:
+    """Each job as it ended, in order, once all succeeded; a failed one raises.
+
+    Jobs finish about in the order they were accepted, so only the oldest unfinished
+    one is polled: a few requests a second, which costs the system under test nothing
+    to speak of (polling every job at 5 Hz cost the gateway ~20 CPU seconds per 20k
+    events in bench-ingest).
+    """
+    done = []
+    for job_id in job_ids:
+        while (job := http.get(f"/jobs/{job_id}").json())["status"] != "succeeded":
+            if job["status"] == "failed":
+                raise RuntimeError(f"job {job_id} failed: {job.get('error')}")
+            time.sleep(poll_s)
+        done.append(job)
+    return done
 
 
 def start(extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> RunningSystem:
