@@ -38,12 +38,16 @@ class EmbeddingSettings(BaseModel):
         default=Path("var/models/all-MiniLM-L6-v2"),
         description="Folder of the ONNX embedding model (`make model` builds it offline).",
     )
+    # Measured on 2 cores (`make bench-ingest`, and its texts embedded job by job in one
+    # process): see `pipeline.runtime` on threads and `pipeline.embedding` on batches.
     threads: int | None = Field(
-        default=None, description="onnxruntime threads per worker process (unset: all cores)."
+        default=1,
+        description="onnxruntime threads per batch stream (None: all cores); "
+        "threads x parallel should match the worker's cores.",
     )
-    batch_size: int = Field(default=64, description="Texts per model call.")
+    batch_size: int = Field(default=16, description="Texts per model call.")
     parallel: int = Field(
-        default=1, ge=1, description="Jobs of one worker that may embed at the same time."
+        default=2, ge=1, description="Jobs of one worker that may embed at the same time."
     )
 
 
