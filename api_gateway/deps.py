@@ -62,16 +62,12 @@ def key_from_headers(request: Request, authorization: str | None) -> str | None:
 
 def _caller(
     request: Request,
-    session: SessionDep,
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
-    principal = keys.authenticate(session, key_from_headers(request, authorization))
-    limits.admit(request, session, principal.org_id)
-    # End the read-only auth transaction now: its connection goes back to the pool
-    # instead of idling through a handler that may wait on a worker (RPC reads).
-    session.commit()
-    request.state.org_id = principal.org_id
-    return principal
+    caller = request.app.state.callers.lookup(key_from_headers(request, authorization))
+    limits.admit(request, caller.principal.org_id, caller.limits)
+    request.state.org_id = caller.principal.org_id
+    return caller.principal
 
 
 def requires(scope: str) -> Callable[..., keys.Principal]:

@@ -13,10 +13,10 @@ from datetime import datetime
 
 import redis
 from fastapi import Request
-from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import limits
+from pipeline.db.engine import session_scope
 from pipeline.errors import RateLimited
 
 log = logging.getLogger("persona.gateway")
@@ -56,12 +56,11 @@ def _bucket(request: Request) -> limits.TokenBucket:
     return state.token_bucket
 
 
-def admit(request: Request, session: Session, org_id: int) -> None:
+def admit(request: Request, org_id: int, org: limits.OrgLimits) -> None:
     """Take a token for the organization; RATE_LIMITED (429, Retry-After) when none is left.
 
     Redis unreachable: the request is admitted without headers (logged), since
     refusing every request for a missing counter would be the larger outage."""
-    org = limits.org_limits(session, org_id, request.app.state.settings.ratelimit)
     try:
         decision = _bucket(request).take(org_id, org)
     except redis.RedisError as exc:
@@ -69,11 +68,10 @@ def admit(request: Request, session: Session, org_id: int) -> None:
         return
     quota = None
     if org.has_quotas:
-        active = (
-            request.app.state.active_users.count(session, org_id)
-            if org.quota_users is not None
-            else None
-        )
+        active = None
+        if org.quota_users is not None:
+            with session_scope(request.app.state.engine) as session:
+                active = request.app.state.active_users.count(session, org_id)
         quota = limits.quota(decision, org, active)
     request.state.limit_headers = headers_for(decision, quota)
     if not decision.allowed:

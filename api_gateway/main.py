@@ -10,6 +10,7 @@ import redis
 from fastapi import FastAPI
 
 from api_gateway import errors
+from api_gateway.callers import Callers
 from api_gateway.dispatch import create_producer
 from api_gateway.limits import LimitHeaders
 from api_gateway.middleware import BodyLimit, RequestContext
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = get_engine(settings.require_database_url(), settings.database.pool_size)
         app.state.redis = redis.Redis.from_url(settings.require_redis_url())
         app.state.producer = create_producer(settings)
+        app.state.callers = Callers(app.state.engine, settings)
         if settings.bootstrap_key:
             with session_scope(app.state.engine) as session:
                 keys.register_key(

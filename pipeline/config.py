@@ -98,6 +98,13 @@ class GatewaySettings(BaseModel):
     rpc_timeout_s: float = Field(
         default=10.0, description="How long a read waits for a worker before answering 503."
     )
+    auth_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a gateway process reuses what it read of an API key (its "
+        "organization, scopes and limits): a revoked key or new limits take effect within "
+        "this. 0 reads them on every request.",
+    )
 
 
 class CelerySettings(BaseModel):

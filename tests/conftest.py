@@ -32,6 +32,7 @@ from pipeline.model_build import build_model
 from pipeline.supervisor import beat_command, gateway_command, worker_command
 
 BOOTSTRAP_KEY = "pk_test_bootstrap_key_for_the_suite"
+AUTH_CACHE_S = 1.0  # seconds a gateway under test reuses what it read of an API key
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +51,8 @@ class Services:
             "PERSONA_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
             "PERSONA_EMBEDDING_MODEL_DIR": str(self.model_dir),
             "PERSONA_LOG_LEVEL": "INFO",
+            # Short, so that tests see a revoked key or new limits take effect quickly.
+            "PERSONA_GATEWAY_AUTH_CACHE_S": str(AUTH_CACHE_S),
             "HF_HUB_OFFLINE": "1",
         }
         env.update(extra)

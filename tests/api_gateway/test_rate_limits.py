@@ -16,7 +16,7 @@ import pytest
 from pipeline import limits
 from pipeline.db.engine import session_scope
 from pipeline.errors import InvalidInput, NotFound
-from tests.conftest import Services, Tenant
+from tests.conftest import AUTH_CACHE_S, Services, Tenant
 
 PERSONA = str(Path(sys.executable).with_name("persona"))
 
@@ -87,6 +87,7 @@ def test_plan_quota_headers(tenant: Tenant, engine) -> None:
         tenant.client.put("/register", json={"user_id": user_id})
     assert "X-Quota-Turns-Used" not in tenant.client.get("/v1/end-users/q1").headers
     set_limits(engine, tenant.org, plan="pro", quota_turns=1000, quota_users=10)
+    time.sleep(AUTH_CACHE_S)  # how long a gateway may go on with the limits it read
     first = tenant.client.get("/v1/end-users/q1")
     second = tenant.client.get("/v1/end-users/q2")
     assert first.headers["X-Quota-Turns-Limit"] == "1000"
@@ -111,10 +112,12 @@ def test_cli_sets_and_resets_an_organizations_limits(services: Services, tenant:
     changed = persona("--per-s", "7", "--burst", "9")
     assert changed.returncode == 0, changed.stderr
     assert "rate_limit_per_s=7.0" in changed.stdout
+    time.sleep(AUTH_CACHE_S)  # how long a gateway may go on with the limits it read
     response = tenant.client.get("/v1/end-users/x")
     assert response.headers["X-RateLimit-Limit"] == "7"
     assert int(response.headers["X-RateLimit-Remaining"]) <= 8
     assert persona("--reset").returncode == 0
+    time.sleep(AUTH_CACHE_S)
     assert tenant.client.get("/v1/end-users/x").headers["X-RateLimit-Limit"] == "1000"
 
 

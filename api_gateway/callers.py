@@ -1,0 +1,58 @@
+"""Who is calling, remembered for a few seconds by each gateway process.
+
+Every authenticated request needs its key's organization and scopes and that
+organization's rate limits: a transaction of two reads in PostgreSQL, which was
+the larger part of the gateway's own time on a `/chunks` call (bench-query). A
+process keeps what it read for `gateway.auth_cache_s` (default 5 s), so a revoked
+key or changed limits take effect within that time. A missing, unknown or revoked
+key is never remembered: it is looked up again on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+from sqlalchemy import Engine
+
+from pipeline import keys, limits
+from pipeline.config import Settings
+from pipeline.db.engine import session_scope
+
+MAX_KEYS = 10_000  # distinct keys remembered per process; the least recent go first
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: keys.Principal
+    limits: limits.OrgLimits
+
+
+class Callers:
+    """`lookup(key)`: the caller behind an API key, from memory while it is fresh."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._defaults = settings.ratelimit
+        ttl = settings.gateway.auth_cache_s
+        self._known: TTLCache[str, Caller] | None = (
+            TTLCache(maxsize=MAX_KEYS, ttl=ttl) if ttl > 0 else None
+        )
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; handlers run in threads
+
+    def lookup(self, key: str | None) -> Caller:
+        """Raises Unauthorized for a missing, unknown or revoked key."""
+        digest = keys.hash_key(key) if key else ""
+        if self._known is not None and digest:
+            with self._lock:
+                known = self._known.get(digest)
+            if known is not None:
+                return known
+        with session_scope(self._engine) as session:
+            principal = keys.authenticate(session, key)
+            caller = Caller(principal, limits.org_limits(session, principal.org_id, self._defaults))
+        if self._known is not None:
+            with self._lock:
+                self._known[digest] = caller
+        return caller
