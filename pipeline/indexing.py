@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -133,7 +133,9 @@ def lock_user(session: Session, user_pk: int) -> None:
 
 
 def payload(work: Work, item: PendingItem, piece: Piece) -> dict[str, object]:
-    ts = item.source.ts
+    """What the index keeps of a chunk: the filters' fields, and all that a search shows
+    (its words, header and time), so that a search reads no row to answer."""
+    ts = item.source.ts if isinstance(item.source.ts, datetime) else None
     return {
         "tenant": tenant_key(work.org_id, work.user_pk),
         "org": work.org_id,
@@ -143,7 +145,10 @@ def payload(work: Work, item: PendingItem, piece: Piece) -> dict[str, object]:
         "ordinal": piece.ordinal,
         "source": item.source.source,
         "type": item.source.type,
-        "ts": int(ts.timestamp()) if isinstance(ts, datetime) else None,
+        "ts": int(ts.timestamp()) if ts else None,
+        "at": ts.astimezone(UTC).isoformat() if ts else None,
+        "text": piece.text,
+        "context": header(item.source),
     }
 
 

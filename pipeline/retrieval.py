@@ -1,4 +1,4 @@
-"""Finding a user's chunks for a query: dense and lexical rankings fused, read from the truth.
+"""Finding a user's chunks for a query: a dense and a lexical ranking, fused.
 
 Two retrievers look at the same chunks and fail differently:
 
@@ -16,17 +16,21 @@ one (Bruch et al., 2023, found the same). Both look at the chunk text under
 its "2025-10-10 (gmail email):" header, so a question about when or where has
 the date and source to match, and the text returned carries that header too.
 
-The index is a copy: every hit is joined back to its chunk row in Postgres, and
-a point with no row (left by a crash, or by an erasure in progress) is dropped
-rather than shown. Ties are broken by chunk id, so the same data and query
-always give the same order.
+The user is looked up in PostgreSQL on every search, so a user that is gone
+(erased, or never registered) is a 404 even while its points are being deleted.
+What a search shows of a chunk comes from its point's payload (words, header,
+time): the dense side returns it with the hit, the lexical side's finds are
+read from the index in process. Ties are broken by chunk id, so the same data
+and query always give the same order.
 """
 
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -37,7 +41,7 @@ from pipeline.db.models import Chunk, Item
 from pipeline.indexing import tenant_key
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest
-from pipeline.vectors import SearchFilter
+from pipeline.vectors import Hit, SearchFilter
 
 # Weight of the lexical evidence beside the cosine, chosen on `make eval` among 0.05-0.5
 # (0.1 was best on every kind but one; see the issue's note for the table).
@@ -143,34 +147,122 @@ def fuse(
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def _words(
+    runtime: Runtime,
+    org_id: int,
+    request: ChunksRequest,
+    since: datetime | None,
+    depth: int,
+    user: Future[int],
+) -> list[tuple[str, float]]:
+    """The Postgres side of a search: the user (handed over as soon as it is known, so the
+    dense search need not wait for the rest), then the lexical ranking."""
+    try:
+        with session_scope(runtime.engine) as session:
+            user_pk = users.get(session, org_id, request.user_id).id
+            user.set_result(user_pk)
+            return lexical(session, user_pk, request, since, depth)
+    except BaseException as exc:
+        if not user.done():
+            user.set_exception(exc)
+        raise
+
+
 def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]:
     """The `top_k` chunks of the user that best match the query, best first.
 
-    Raises UserNotFound for an unknown user. Holds no session across the model
-    or the index (the lexical query runs in the first, short one).
+    Raises UserNotFound for an unknown user. The two retrievers run side by side: the
+    user lookup and the lexical query in Postgres on one of the runtime's reader
+    threads, the query's embedding and the dense search on this one, so a search takes
+    the longer of the two rather than their sum (the model and Postgres each leave the
+    other's core free). No session is held across the model or the index.
     """
     since = _since(request.freshness_days)
     depth = max(MIN_DEPTH, 2 * request.top_k)
-    with session_scope(runtime.engine) as session:
-        user_pk = users.get(session, org_id, request.user_id).id
-        by_words = lexical(session, user_pk, request, since, depth)
+    user: Future[int] = Future()
+    words = runtime.readers.submit(_words, runtime, org_id, request, since, depth, user)
+    vector = runtime.embed_query(request.query)
+    user_pk = user.result()
     flt = SearchFilter(
         tenant=tenant_key(org_id, user_pk),
         since_ts=int(since.timestamp()) if since else None,
         sources=request.sources,
         types=request.types,
     )
-    hits = runtime.index.search(runtime.embed_query(request.query), flt, limit=depth)
+    hits = runtime.index.search(vector, flt, limit=depth)
     by_meaning = [(h.id, float(h.score)) for h in hits]
+    by_words = words.result()
     cosine, bm25 = dict(by_meaning), dict(by_words)
     fused = fuse(by_meaning, by_words)
     if not fused:
         return []
-    # Read a few more than asked: a point whose row is gone (an erasure racing) is skipped.
+    # Read a few more than asked: a chunk gone since it was found (an erasure racing) is
+    # skipped.
     wanted = fused[: request.top_k + 8]
-    with session_scope(runtime.engine) as session:
-        rows = {
-            str(row.point_id): row
+    shown = _shown(runtime, user_pk, [pid for pid, _ in wanted], hits)
+    out = []
+    for pid, score in wanted:
+        view = shown.get(pid)
+        if view is None:
+            continue
+        is_event = view.kind == "event"
+        chunk = ChunkOut(
+            chunk_id=pid,
+            text=f"{view.context} {view.text}" if view.context else view.text,
+            score=round(score, 6),
+            event_id=view.external_id if is_event else None,
+            document_id=None if is_event else view.external_id,
+            source=view.source,
+            type=view.type,
+            timestamp=view.ts,
+        )
+        out.append(Found(chunk, view.text, cosine.get(pid), bm25.get(pid)))
+        if len(out) == request.top_k:
+            break
+    return out
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What a search shows of a chunk, from its point's payload or from its rows."""
+
+    text: str
+    context: str | None
+    kind: str
+    external_id: str
+    source: str
+    type: str
+    ts: datetime | None
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> _Shown | None:
+        if "text" not in payload:  # written before points carried their words
+            return None
+        at = payload.get("at")
+        return cls(
+            payload["text"],
+            payload.get("context"),
+            payload["kind"],
+            payload["external_id"],
+            payload["source"],
+            payload["type"],
+            datetime.fromisoformat(at) if at else None,
+        )
+
+
+def _shown(runtime: Runtime, user_pk: int, pids: list[str], hits: list[Hit]) -> dict[str, _Shown]:
+    """The chunks `pids` as shown: the dense hits carry their payload; the lexical side's
+    finds are read from the index (in process, a fraction of a millisecond), and only
+    points older than payload words cost a read in PostgreSQL."""
+    shown = {h.id: view for h in hits if (view := _Shown.of(h.payload)) is not None}
+    rest = [pid for pid in pids if pid not in shown]
+    if rest:
+        for point in runtime.index.retrieve(rest):
+            if (view := _Shown.of(point.payload)) is not None:
+                shown[point.id] = view
+        rest = [pid for pid in rest if pid not in shown]
+    if rest:
+        with session_scope(runtime.engine) as session:
             for row in session.execute(
                 select(
                     Chunk.point_id,
@@ -184,31 +276,13 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
                 )
                 .join(Item, Item.id == Chunk.item_id)
                 .where(
-                    Chunk.point_id.in_([uuid.UUID(pid) for pid, _ in wanted]),
-                    Chunk.user_pk == user_pk,
+                    Chunk.point_id.in_([uuid.UUID(pid) for pid in rest]), Chunk.user_pk == user_pk
                 )
-            )
-        }
-    out = []
-    for pid, score in wanted:
-        row = rows.get(pid)
-        if row is None:
-            continue
-        is_event = row.kind == "event"
-        chunk = ChunkOut(
-            chunk_id=pid,
-            text=f"{row.context} {row.text}" if row.context else row.text,
-            score=round(score, 6),
-            event_id=row.external_id if is_event else None,
-            document_id=None if is_event else row.external_id,
-            source=row.source,
-            type=row.type,
-            timestamp=row.ts,
-        )
-        out.append(Found(chunk, row.text, cosine.get(pid), bm25.get(pid)))
-        if len(out) == request.top_k:
-            break
-    return out
+            ):
+                shown[str(row.point_id)] = _Shown(
+                    row.text, row.context, row.kind, row.external_id, row.source, row.type, row.ts
+                )
+    return shown
 
 
 def search_chunks(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[ChunkOut]:

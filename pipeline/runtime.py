@@ -14,6 +14,7 @@ they never queue behind those slots.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -68,6 +69,16 @@ class Runtime:
             return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
 
     @cached_property
+    def readers(self) -> ThreadPoolExecutor:
+        """Threads for the Postgres half of a search, which runs beside the model's half.
+
+        Sized like the worker's task threads: each search holds one at most."""
+        return ThreadPoolExecutor(
+            max_workers=max(2, self.settings.celery.worker_concurrency),
+            thread_name_prefix="persona-reader",
+        )
+
+    @cached_property
     def redis(self) -> redis.Redis:
         """The worker's client for caches and per-user keys (not the broker's connection)."""
         return redis.Redis.from_url(self.settings.require_redis_url())
@@ -87,5 +98,7 @@ class Runtime:
         _ = self.chunker, self.index, self.engine
 
     def close(self) -> None:
+        if "readers" in self.__dict__:
+            self.readers.shutdown(wait=True)
         if "index" in self.__dict__:
             self.index.close()

@@ -23,7 +23,14 @@ kind           str      ``"event"`` or ``"document"``; not indexed
 item_id        int      primary key of the event or document row; not indexed
 ordinal        int      chunk number within the item; not indexed
 external_id    str      the client's ``event_id`` / ``document_id``; not indexed
+at             str      the time as ISO 8601 in UTC (``ts`` keeps no fraction);
+                        not indexed
+text           str      the chunk's words; not indexed
+context        str      its header, ``2025-10-10 (gmail email):``; not indexed
 =============  =======  ==========================================================
+
+The last three make a search answer from the index alone; points written before
+they were added are answered from their rows in PostgreSQL.
 
 Vectors live under the name ``"dense"`` (cosine, the embedding model's
 dimension) rather than as the unnamed default vector, so that a named sparse
