@@ -73,7 +73,10 @@ def _caller(
 def requires(scope: str) -> Callable[..., keys.Principal]:
     """A dependency that authenticates and checks `scope` (401, then 403)."""
 
-    def dependency(principal: Annotated[keys.Principal, Depends(_caller)]) -> keys.Principal:
+    # async: a check in memory, which need not cost a hop to the thread pool
+    async def dependency(
+        principal: Annotated[keys.Principal, Depends(_caller)],
+    ) -> keys.Principal:
         principal.require(scope)
         return principal
 

@@ -179,7 +179,7 @@ def time_sql(engine: Engine, spent: Spent) -> None:
 
     @event.listens_for(engine, "after_cursor_execute")
     def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        lexical = "@@" in statement or "tsquery" in statement or "ts_rank" in statement
+        lexical = "to_tsvector" in statement
         part = SQL_LEXICAL if lexical else SQL_OTHER
         spent.add(part, time.perf_counter() - starts.pop(id(cursor), time.perf_counter()))
 

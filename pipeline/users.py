@@ -11,7 +11,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -103,6 +103,16 @@ def create_if_absent(
     if result.user.status == "deleting":
         raise UserDeleting(user_id)
     return result
+
+
+def pk(session: Session | Connection, org_id: int, user_id: str) -> int:
+    """The user's key alone, for reads that need nothing else of the row (a search)."""
+    found = session.execute(
+        select(User.id).where(User.org_id == org_id, User.user_id == user_id)
+    ).scalar_one_or_none()
+    if found is None:
+        raise UserNotFound(user_id)
+    return found
 
 
 def get(session: Session, org_id: int, user_id: str) -> User:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("persona.db")
@@ -39,6 +39,14 @@ def after_commit(session: Session, action: Callable[[], object]) -> None:
     """Run `action` once the scope's transaction has committed, never before and never
     on rollback: how a job is published only after the rows it names are durable."""
     session.info.setdefault("after_commit", []).append(action)
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that need no transaction (a search): each statement runs
+    on its own (autocommit), which spares a session's BEGIN and COMMIT round trips."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
 
 
 @contextmanager
