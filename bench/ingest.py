@@ -10,7 +10,9 @@ nothing else running. Prints medians where runs repeat, and the ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,12 +59,50 @@ def embed_texts(bodies: list[dict], embedder: Embedder) -> list[str]:
     return sorted(texts, key=chunker.count)
 
 
-def run_end_to_end(bodies: list[dict], clients: int, env: dict[str, str]) -> dict[str, float]:
+class Reader:
+    """An agent reading while the import runs: POST /chunks `per_s` times a second for a
+    user indexed beforehand, its latencies kept (what a turn waits during a bulk import)."""
+
+    def __init__(self, http: httpx.Client, per_s: float) -> None:
+        self.http, self.per_s = http, per_s
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def prepare(self) -> None:
+        accepted = self.http.post(
+            "/ingest", json={"user_id": "reader", "source": "bench", "events": corpus.events(200)}
+        ).json()
+        system.wait_jobs(self.http, [accepted["job_id"]])
+
+    def _run(self) -> None:
+        while not self._stop.wait(1 / self.per_s):
+            t0 = time.perf_counter()
+            query = f"flight to berlin {len(self.latencies)}"
+            self.http.post("/chunks", json={"user_id": "reader", "query": query})
+            self.latencies.append(time.perf_counter() - t0)
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_end_to_end(
+    bodies: list[dict], clients: int, env: dict[str, str], reads_per_s: float = 0
+) -> dict[str, float]:
     running = system.start(env)
     headers = {"Authorization": f"x-api-key: {running.key}"}
     items = sum(len(b.get("events", [])) + len(b.get("documents", [])) for b in bodies)
+    reads: list[float] = []
     try:
         with httpx.Client(base_url=running.url, headers=headers, timeout=120) as http:
+            reader = Reader(http, reads_per_s) if reads_per_s else None
+            if reader:
+                reader.prepare()
             cpu0 = running.cpu_s()
             t0 = time.perf_counter()
 
@@ -71,14 +111,16 @@ def run_end_to_end(bodies: list[dict], clients: int, env: dict[str, str]) -> dic
                 response.raise_for_status()
                 return response.json()["job_id"]
 
-            with ThreadPoolExecutor(clients) as pool:
-                job_ids = list(pool.map(send, bodies))
-            accepted_s = time.perf_counter() - t0
-            stages: dict[str, float] = {}
-            for job in system.wait_jobs(http, job_ids):
-                for stage, ms in job["timings"].items():
-                    stages[stage] = stages.get(stage, 0.0) + ms / 1000
-            searchable_s = time.perf_counter() - t0
+            with reader or contextlib.nullcontext():
+                with ThreadPoolExecutor(clients) as pool:
+                    job_ids = list(pool.map(send, bodies))
+                accepted_s = time.perf_counter() - t0
+                stages: dict[str, float] = {}
+                for job in system.wait_jobs(http, job_ids):
+                    for stage, ms in job["timings"].items():
+                        stages[stage] = stages.get(stage, 0.0) + ms / 1000
+                searchable_s = time.perf_counter() - t0
+            reads = reader.latencies if reader else []
             cpu = {k: v - cpu0.get(k, 0.0) for k, v in running.cpu_s().items()}
         memory = running.peak_rss_mb()
     finally:
@@ -91,6 +133,15 @@ def run_end_to_end(bodies: list[dict], clients: int, env: dict[str, str]) -> dic
         **{f"stage_s_{k}": v for k, v in stages.items()},
         **{f"peak_mb_{k}": v for k, v in memory.items()},
         **{f"cpu_s_{k}": v for k, v in cpu.items()},
+        **(
+            {
+                "reads": len(reads),
+                "read_p50_ms": 1000 * statistics.median(reads),
+                "read_max_ms": 1000 * max(reads),
+            }
+            if reads
+            else {}
+        ),
     }
 
 
@@ -126,6 +177,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, help="worker task threads")
     parser.add_argument("--threads", type=int, help="onnxruntime threads of the worker")
     parser.add_argument("--parallel", type=int, help="jobs that may embed at once")
+    parser.add_argument(
+        "--reads-per-s",
+        type=float,
+        default=0,
+        help="also POST /chunks this often during the import and report its latency "
+        "(the reads take CPU from the import: leave at 0 for the ratio)",
+    )
     args = parser.parse_args()
     env = {}
     if args.concurrency:
@@ -135,7 +193,9 @@ def main() -> None:
     if args.parallel:
         env["PERSONA_EMBEDDING_PARALLEL"] = str(args.parallel)
     bodies = requests_for(args.events, args.documents, args.batch)
-    runs = [run_end_to_end(bodies, args.clients, env) for _ in range(args.repeats)]
+    runs = [
+        run_end_to_end(bodies, args.clients, env, args.reads_per_s) for _ in range(args.repeats)
+    ]
     ceiling = run_ceiling(bodies, args.repeats)
 
     def med(key: str) -> float:
@@ -170,6 +230,11 @@ def main() -> None:
         print(f"    {key[6:]:<27}{med(key):10.1f} s")
     for key in sorted(k for k in runs[0] if k.startswith("peak_mb_")):
         print(f"  peak memory {key[8:]:<17}{med(key):10.0f} MB")
+    if "reads" in runs[0]:
+        print(
+            f"  POST /chunks during the import: {med('reads'):.0f} reads, "
+            f"p50 {med('read_p50_ms'):.0f} ms, max {med('read_max_ms'):.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -113,7 +113,11 @@ class CelerySettings(BaseModel):
         description="Seconds before Redis redelivers an unacknowledged task; "
         "must exceed the longest task.",
     )
-    worker_concurrency: int = Field(default=2, description="Task slots per worker process.")
+    worker_concurrency: int = Field(
+        default=4,
+        description="Task threads per worker process; more than `embedding.parallel`, so "
+        "that reads find a free thread while jobs index.",
+    )
     task_time_limit_s: int = Field(
         default=900,
         description="Hard limit for one task (prefork pools; a 10 MB request "
