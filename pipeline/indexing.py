@@ -73,7 +73,7 @@ class Work:
 @dataclass(frozen=True)
 class Outcome:
     job_id: str
-    status: str  # succeeded | failed | skipped
+    status: str  # succeeded | failed | skipped | busy (no embedding slot: still queued)
     chunks: int = 0
     reason: str | None = None
 
@@ -239,15 +239,20 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
-def run_ingest_job(runtime: Runtime, job_id: str) -> Outcome:
+def run_ingest_job(runtime: Runtime, job_id: str, slot_wait_s: float | None = None) -> Outcome:
     """Index the pending items of `job_id`; safe to run any number of times.
 
-    Raises `Retryable` for transient failures; anything else is permanent.
+    The job holds one of the runtime's embedding slots from its claim to its end; with
+    `slot_wait_s`, it gives up with status "busy", the job untouched, when no slot freed
+    in that time. Raises `Retryable` for transient failures; anything else is permanent.
     """
-    try:
-        return _run(runtime, job_id)
-    except TRANSIENT as exc:
-        raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+    with runtime.embedding_slot(slot_wait_s) as held:
+        if not held:
+            return Outcome(job_id, "busy")
+        try:
+            return _run(runtime, job_id)
+        except TRANSIENT as exc:
+            raise Retryable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _run(runtime: Runtime, job_id: str) -> Outcome:

@@ -2,19 +2,21 @@
 
 Built once per process from settings and handed to pipeline functions, which
 never build their own. The model is loaded on first use and shared by the
-worker's threads behind a semaphore of `embedding.parallel` slots (default 2,
-each running onnxruntime on one thread). Alone, two single-threaded batch
-streams embed as fast as one stream on two threads; beside the gateway and
-PostgreSQL, a two-threaded run keeps waiting for whichever of its threads was
-preempted, and bench-ingest went from 234 to 257 items/s on 2 cores with two
-single-threaded streams. Queries have their own small copy of the model so that
-they never queue behind those slots.
+worker's threads: a job holds one of `embedding.parallel` slots while it
+runs (default 2, each stream running onnxruntime on one thread). Alone, two
+single-threaded batch streams embed as fast as one stream on two threads;
+beside the gateway and PostgreSQL, a two-threaded run keeps waiting for
+whichever of its threads was preempted, and bench-ingest went from 234 to 257
+items/s on 2 cores with two single-threaded streams. Queries have their own
+small copy of the model so that they never queue behind those slots.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -83,10 +85,20 @@ class Runtime:
         """The worker's client for caches and per-user keys (not the broker's connection)."""
         return redis.Redis.from_url(self.settings.require_redis_url())
 
+    @contextmanager
+    def embedding_slot(self, timeout_s: float | None = None) -> Iterator[bool]:
+        """One of the `embedding.parallel` batch streams, held for a whole job: yields
+        False when none freed within `timeout_s` (None: wait for one)."""
+        held = self._embed_slots.acquire(timeout=timeout_s)
+        try:
+            yield held
+        finally:
+            if held:
+                self._embed_slots.release()
+
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Vectors for ingestion: at most `embedding.parallel` batch streams at once."""
-        with self._embed_slots:
-            return self.embedder.embed(texts)
+        """Vectors for ingestion; its caller holds an `embedding_slot`."""
+        return self.embedder.embed(texts)
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         return self.query_embedder.embed([text])[0]

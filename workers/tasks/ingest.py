@@ -1,6 +1,6 @@
 """The ingest queue: index one job's items.
 
-A job holds one of the worker's `embedding.parallel` indexing slots while it runs.
+A job holds one of the worker's `embedding.parallel` embedding slots while it runs.
 When every slot is busy, the task does not wait on the thread it was given: it puts
 the job's message back at the end of the queue after `SLOT_WAIT_S` and returns, so
 the worker's other threads stay free for reads. Without this, a bulk import filled
@@ -10,13 +10,12 @@ for one to finish (`python -m bench.ingest --reads-per-s 5`).
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 from typing import Any
 
 from celery import Task as CeleryTask
 
 from pipeline import indexing
-from pipeline.config import get_settings
 from pipeline.messages import IngestJob, SummaryCheck, Task
 from pipeline.summaries import service as summaries
 from workers.app import app, perform_job, runtime
@@ -24,21 +23,17 @@ from workers.app import app, perform_job, runtime
 MAX_RETRIES = 8
 SLOT_WAIT_S = 0.25  # how long a job waits for a slot before giving its thread back
 
-_slots = threading.BoundedSemaphore(get_settings().embedding.parallel)
-
 
 @app.task(name=Task.INGEST, bind=True, max_retries=MAX_RETRIES)
 def run_job(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = IngestJob.model_validate(payload)
-    if not _slots.acquire(timeout=SLOT_WAIT_S):
+    work = partial(indexing.run_ingest_job, slot_wait_s=SLOT_WAIT_S)
+    outcome = perform_job(self, message.job_id, work)
+    if outcome.status == "busy":
         # Published before this message is acknowledged: a crash in between leaves two
         # messages for the job, and running a job twice is harmless (it is claimed once).
         app.send_task(Task.INGEST, kwargs=message.model_dump())
         return {"status": "requeued"}
-    try:
-        outcome = perform_job(self, message.job_id, indexing.run_ingest_job)
-    finally:
-        _slots.release()
     if outcome.status == "succeeded" and (
         due := summaries.note_ingested(runtime(), message.job_id)
     ):
