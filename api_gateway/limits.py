@@ -16,7 +16,6 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import limits
-from pipeline.db.engine import session_scope
 from pipeline.errors import RateLimited
 
 log = logging.getLogger("persona.gateway")
@@ -51,7 +50,7 @@ def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[s
 def _bucket(request: Request) -> limits.TokenBucket:
     state = request.app.state
     if not hasattr(state, "token_bucket"):  # first request; a second one racing it is harmless
-        state.active_users = limits.ActiveUsers()
+        state.active_users = limits.ActiveUsers(state.engine)
         state.token_bucket = limits.TokenBucket(state.redis)
     return state.token_bucket
 
@@ -68,10 +67,9 @@ def admit(request: Request, org_id: int, org: limits.OrgLimits) -> None:
         return
     quota = None
     if org.has_quotas:
-        active = None
-        if org.quota_users is not None:
-            with session_scope(request.app.state.engine) as session:
-                active = request.app.state.active_users.count(session, org_id)
+        active = (
+            request.app.state.active_users.count(org_id) if org.quota_users is not None else None
+        )
         quota = limits.quota(decision, org, active)
     request.state.limit_headers = headers_for(decision, quota)
     if not decision.allowed:

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
-from sqlalchemy import func, select, update
+from cachetools import TTLCache
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.config import RateLimitSettings
+from pipeline.db.engine import session_scope
 from pipeline.db.models import Organization, User
 from pipeline.errors import InvalidInput, NotFound
 
@@ -166,24 +167,24 @@ class ActiveUsers:
     """Active end users per organization, counted in PostgreSQL and reused for `ttl_s`
     by this process: a quota header must not cost a count on every request."""
 
-    def __init__(self, ttl_s: float = 5.0) -> None:
-        self.ttl_s = ttl_s
-        self._cache: dict[int, tuple[float, int]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine, ttl_s: float = 5.0) -> None:
+        self._engine = engine
+        self._counts: TTLCache[int, int] = TTLCache(maxsize=10_000, ttl=ttl_s)
+        self._lock = threading.Lock()  # TTLCache is not thread-safe; handlers run in threads
 
-    def count(self, session: Session, org_id: int) -> int:
-        now = time.monotonic()
+    def count(self, org_id: int) -> int:
         with self._lock:
-            cached = self._cache.get(org_id)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        value = session.execute(
-            select(func.count())
-            .select_from(User)
-            .where(User.org_id == org_id, User.status == "active")
-        ).scalar_one()
+            known = self._counts.get(org_id)
+        if known is not None:
+            return known
+        with session_scope(self._engine) as session:
+            value = session.execute(
+                select(func.count())
+                .select_from(User)
+                .where(User.org_id == org_id, User.status == "active")
+            ).scalar_one()
         with self._lock:
-            self._cache[org_id] = (now, value)
+            self._counts[org_id] = value
         return value
 
 
