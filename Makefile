@@ -13,7 +13,7 @@ MODEL := $(PERSONA_EMBEDDING_MODEL_DIR)/model.onnx
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary flow
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,16 +32,18 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 install: $(STAMP) ## Create .venv and install the locked dependencies
 
 $(MODEL): | $(STAMP)
-	$(BIN)/python -m pipeline.model_build --target $(PERSONA_EMBEDDING_MODEL_DIR)
+	$(BIN)/python -m pipeline.local.model_build --target $(PERSONA_EMBEDDING_MODEL_DIR)
 
 model: $(STAMP) $(MODEL) ## Build the ONNX embedding model from the packaged weights (offline)
 
 run: install model ## Start the whole system on its embedded default (Ctrl-C stops it)
 	$(BIN)/persona run
 
-test: install model ## Set up, lint, and run the test suite on real services
+test: install model ## Set up, lint (ruff, format, import contracts, mypy), run the tests on real services
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: bench-ingest bench-erase bench-query bench-summary ## Run every benchmark (prints figures; asserts nothing)
@@ -62,6 +64,9 @@ bench-query: install model ## POST /chunks p50/p95/p99 vs its floor, by store si
 bench-summary: install model ## Cached /summary p50/p99, new data → served, refreshes per 1,000-job burst
 	$(BIN)/python -m bench.summary --burst $(or $(BURST),1000)
 
+flow: install model ## The files one ingested event and one /chunks read pass through (a trace)
+	$(BIN)/python -m bench.flow
+
 lint: install ## ruff, import contracts and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -72,7 +77,7 @@ fmt: install ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: install ## mypy on pipeline/
+typecheck: install ## mypy on pipeline/, api_gateway/ and workers/
 	$(BIN)/mypy
 
 lock: $(BIN)/python ## Re-resolve requirements.lock from pyproject.toml

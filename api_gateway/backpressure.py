@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
 
 import redis
-from fastapi import Depends, Request
 
+from pipeline.config import IngestSettings
 from pipeline.errors import RateLimited
 from pipeline.messages import Queue
 
@@ -39,23 +38,12 @@ class BacklogGauge:
             return self._depth
 
 
-def _gauge(request: Request) -> BacklogGauge:
-    state = request.app.state
-    if not hasattr(state, "backlog"):
-        state.backlog = BacklogGauge(state.redis, state.settings.ingest.backlog_check_s)
-    return state.backlog
-
-
-def check_backlog(request: Request) -> None:
+def check_backlog(gauge: BacklogGauge, settings: IngestSettings) -> None:
     """RATE_LIMITED (429, Retry-After) while the backlog is above PERSONA_INGEST_MAX_BACKLOG."""
-    settings = request.app.state.settings.ingest
-    depth = _gauge(request).depth()
+    depth = gauge.depth()
     if depth > settings.max_backlog:
         raise RateLimited(
             f"The ingest backlog is {depth} jobs, above the bound of {settings.max_backlog}; "
             f"retry in {settings.backlog_retry_after_s} s",
             retry_after_s=settings.backlog_retry_after_s,
         )
-
-
-BacklogOk = Annotated[None, Depends(check_backlog)]

@@ -1,24 +1,71 @@
-"""Request dependencies: the session the request owns, and who is calling.
+"""Request dependencies: the process's shared state, the session the request owns, who is
+calling, and the way to the workers.
 
-The session dependency uses FastAPI's `scope="function"` so its commit runs
-when the handler returns and before the response is sent: an answer is only
-ever given for work that is already durable.
+`Gateway` is everything a gateway process builds once at start-up; routes reach
+it only through these dependencies, never through `request.app.state`. The
+session dependency uses FastAPI's `scope="function"` so its commit runs when the
+handler returns and before the response is sent: an answer is only ever given
+for work that is already durable, and a job is published only after that commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 import redis
+from celery import Celery
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api_gateway import limits
+from api_gateway.backpressure import BacklogGauge, check_backlog
+from api_gateway.callers import Callers
+from api_gateway.dispatch import Dispatcher
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
+from pipeline.limits import ActiveUsers, TokenBucket
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """What every request of this process shares."""
+
+    settings: Settings
+    engine: Engine
+    redis: redis.Redis
+    producer: Celery
+    dispatcher: Dispatcher
+    callers: Callers
+    backlog: BacklogGauge
+    bucket: TokenBucket
+    active_users: ActiveUsers
+
+
+async def get_gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def get_session(gateway: GatewayDep) -> Iterator[Session]:
+    with session_scope(gateway.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def get_dispatcher(gateway: GatewayDep) -> Dispatcher:
+    return gateway.dispatcher
+
+
+DispatchDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 _authorization = APIKeyHeader(
     name="Authorization",
@@ -27,23 +74,6 @@ _authorization = APIKeyHeader(
     description="`x-api-key: <key>` (the seeds' form) or `Bearer <key>`; "
     "an `X-API-Key: <key>` header works too.",
 )
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def get_redis(request: Request) -> redis.Redis:
-    return request.app.state.redis
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.engine) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 
 
 def key_from_headers(request: Request, authorization: str | None) -> str | None:
@@ -62,15 +92,15 @@ def key_from_headers(request: Request, authorization: str | None) -> str | None:
 
 def _caller(
     request: Request,
+    gateway: GatewayDep,
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
-    caller = request.app.state.callers.lookup(key_from_headers(request, authorization))
-    limits.admit(request, caller.principal.org_id, caller.limits)
-    request.state.org_id = caller.principal.org_id
+    caller = gateway.callers.lookup(key_from_headers(request, authorization))
+    limits.admit(request, gateway.bucket, gateway.active_users, caller)
     return caller.principal
 
 
-def requires(scope: str) -> Callable[..., keys.Principal]:
+def requires(scope: str) -> Callable[..., Awaitable[keys.Principal]]:
     """A dependency that authenticates and checks `scope` (401, then 403)."""
 
     # async: a check in memory, which need not cost a hop to the thread pool
@@ -86,3 +116,11 @@ def requires(scope: str) -> Callable[..., keys.Principal]:
 Reader = Annotated[keys.Principal, Depends(requires("read"))]
 Writer = Annotated[keys.Principal, Depends(requires("read_write"))]
 Admin = Annotated[keys.Principal, Depends(requires("admin"))]
+
+
+def _backlog_ok(gateway: GatewayDep) -> None:
+    check_backlog(gateway.backlog, gateway.settings.ingest)
+
+
+BacklogOk = Annotated[None, Depends(_backlog_ok)]
+"""429 with Retry-After while the ingest backlog is above its bound (backpressure)."""

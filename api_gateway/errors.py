@@ -61,7 +61,9 @@ def _field(loc: tuple[Any, ...]) -> str:
 def describe_validation(exc: RequestValidationError) -> tuple[bool, str]:
     """(is the body unparsable, a message naming the first wrong or missing field)."""
     errors = exc.errors()
-    first = errors[0] if errors else {"type": "", "loc": (), "msg": "invalid request"}
+    first: dict[str, Any] = (
+        dict(errors[0]) if errors else {"type": "", "loc": (), "msg": "invalid request"}
+    )
     field = _field(tuple(first.get("loc", ())))
     kind = first.get("type", "")
     if kind == "json_invalid":

@@ -1,9 +1,10 @@
 """Rate limits at the gateway: admit a request against its organization's bucket, and
 put the bucket's state in the headers of whatever response follows, errors included.
 
-`admit` runs in the authentication dependency, once the organization is known;
-`LimitHeaders` is the outermost middleware, so the headers reach every response
-of an authenticated request, the 500 rendered for an unexpected error too.
+`admit` runs in the authentication dependency, once the organization is known, and
+leaves the headers in the request's state under `STATE_KEY`; the outermost
+middleware (`middleware.RequestContext`) stamps them on every response of an
+authenticated request, the 500 rendered for an unexpected error too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime
 
 import redis
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_gateway.callers import Caller
 from pipeline import limits
 from pipeline.errors import RateLimited
 
@@ -47,59 +48,28 @@ def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[s
     return headers
 
 
-def _bucket(request: Request) -> limits.TokenBucket:
-    state = request.app.state
-    if not hasattr(state, "token_bucket"):  # first request; a second one racing it is harmless
-        state.active_users = limits.ActiveUsers(state.engine)
-        state.token_bucket = limits.TokenBucket(state.redis)
-    return state.token_bucket
-
-
-def admit(request: Request, org_id: int, org: limits.OrgLimits) -> None:
-    """Take a token for the organization; RATE_LIMITED (429, Retry-After) when none is left.
+def admit(
+    request: Request, bucket: limits.TokenBucket, active: limits.ActiveUsers, caller: Caller
+) -> None:
+    """Take a token for the caller's organization; RATE_LIMITED (429, Retry-After) when
+    none is left. The headers go into the request's state, under `STATE_KEY`.
 
     Redis unreachable: the request is admitted without headers (logged), since
     refusing every request for a missing counter would be the larger outage."""
+    org_id, org = caller.principal.org_id, caller.limits
     try:
-        decision = _bucket(request).take(org_id, org)
+        decision = bucket.take(org_id, org)
     except redis.RedisError as exc:
         log.warning("rate limit not applied: %s", exc)
         return
     quota = None
     if org.has_quotas:
-        active = (
-            request.app.state.active_users.count(org_id) if org.quota_users is not None else None
-        )
-        quota = limits.quota(decision, org, active)
-    request.state.limit_headers = headers_for(decision, quota)
+        users = active.count(org_id) if org.quota_users is not None else None
+        quota = limits.quota(decision, org, users)
+    setattr(request.state, STATE_KEY, headers_for(decision, quota))
     if not decision.allowed:
         raise RateLimited(
             f"Rate limit of {_number(decision.limit)} requests per second (burst "
             f"{org.burst}) exceeded; retry in {decision.retry_after_s} s",
             retry_after_s=decision.retry_after_s,
         )
-
-
-class LimitHeaders:
-    """Adds the headers `admit` left in the request's state to the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = state.get(STATE_KEY)
-                if extra:
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        *((k.lower().encode(), v.encode()) for k, v in extra.items()),
-                    ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)

@@ -10,9 +10,10 @@ import redis
 from fastapi import FastAPI
 
 from api_gateway import errors
+from api_gateway.backpressure import BacklogGauge
 from api_gateway.callers import Callers
-from api_gateway.dispatch import create_producer
-from api_gateway.limits import LimitHeaders
+from api_gateway.deps import Gateway
+from api_gateway.dispatch import Dispatcher, create_producer
 from api_gateway.middleware import BodyLimit, RequestContext
 from api_gateway.routes import (
     deletion,
@@ -27,6 +28,7 @@ from api_gateway.routes import (
 from pipeline import keys
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
+from pipeline.limits import ActiveUsers, TokenBucket
 from pipeline.logs import configure_logging
 
 log = logging.getLogger("persona.gateway")
@@ -36,19 +38,33 @@ the Fastino Personalization API. Every response carries `X-Request-Id`; errors a
 `{"error": {"code", "message", "request_id"}}`."""
 
 
+def build(settings: Settings) -> Gateway:
+    """The state every request of this process shares, built once at start-up."""
+    engine = get_engine(settings.require_database_url(), settings.database.pool_size)
+    cache = redis.Redis.from_url(settings.require_redis_url())
+    producer = create_producer(settings)
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        redis=cache,
+        producer=producer,
+        dispatcher=Dispatcher(producer, settings.gateway.rpc_timeout_s),
+        callers=Callers(engine, settings),
+        backlog=BacklogGauge(cache, settings.ingest.backlog_check_s),
+        bucket=TokenBucket(cache),
+        active_users=ActiveUsers(engine),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.engine = get_engine(settings.require_database_url(), settings.database.pool_size)
-        app.state.redis = redis.Redis.from_url(settings.require_redis_url())
-        app.state.producer = create_producer(settings)
-        app.state.callers = Callers(app.state.engine, settings)
+        gateway = build(settings)
         if settings.bootstrap_key:
-            with session_scope(app.state.engine) as session:
+            with session_scope(gateway.engine) as session:
                 keys.register_key(
                     session,
                     settings.default_org,
@@ -56,11 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ["read_write", "admin"],
                     name="bootstrap",
                 )
+        app.state.gateway = gateway
         log.info("gateway ready on %s:%s", settings.host, settings.port)
         yield
-        app.state.producer.close()
-        app.state.redis.close()
-        app.state.engine.dispose()
+        gateway.producer.close()
+        gateway.redis.close()
+        gateway.engine.dispose()
 
     app = FastAPI(
         title="Persona",
@@ -70,8 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
-    app.add_middleware(RequestContext)
-    app.add_middleware(LimitHeaders)  # outermost: its headers reach the 500 envelope too
+    app.add_middleware(RequestContext)  # outermost: its headers reach the 500 envelope too
     for router in (
         health.router,
         users.router,

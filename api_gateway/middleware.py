@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every response, and a hard cap on body size.
+"""ASGI middleware: a request id and the rate-limit headers on every response, and a hard
+cap on body size.
 
 Both are plain ASGI (not BaseHTTPMiddleware) so they see every response,
 including the 500 rendered for an unexpected exception, and cost one wrapper
@@ -14,6 +15,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
+from api_gateway import limits
 from api_gateway.errors import envelope
 
 log = logging.getLogger("persona.gateway")
@@ -28,8 +30,10 @@ def _valid_ulid(value: str) -> bool:
 
 
 class RequestContext:
-    """Stamps `X-Request-Id` (a ULID, or the caller's own if it is one) on every response
-    and turns an unhandled exception into the contract's 500 envelope, logged with the id."""
+    """The outermost middleware. Stamps `X-Request-Id` (a ULID, or the caller's own if it
+    is one) on every response, with the rate-limit headers authentication left in the
+    request's state (`limits.admit`), and turns an unhandled exception into the
+    contract's 500 envelope, logged with the id: that answer carries both too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,7 +44,8 @@ class RequestContext:
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _valid_ulid(incoming) else str(ULID())
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = False
         t0 = time.perf_counter()
         status = 500
@@ -50,10 +55,11 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message.setdefault("headers", [])
+                limit_headers = state.get(limits.STATE_KEY) or {}
                 message["headers"] = [
-                    *message["headers"],
+                    *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in limit_headers.items()),
                 ]
             await send(message)
 

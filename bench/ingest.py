@@ -47,15 +47,16 @@ def requests_for(n_events: int, n_docs: int, batch: int) -> list[dict]:
 def embed_texts(bodies: list[dict], embedder: Embedder) -> list[str]:
     """The texts the workers embed for these requests: chunked with their headers."""
     chunker = Chunker(embedder.tokenizer, embedder.max_tokens)
-    texts: set[str] = set()
+    sources: list[Source] = []
     for body in bodies:
         request = IngestRequest.model_validate(body)
         for e in request.events:
-            src = Source("event", request.source, e.type, None, e.timestamp, e.content)
-            texts.update(p.embed_text for p in chunker.split(src))
+            sources.append(Source("event", request.source, e.type, None, e.timestamp, e.content))
         for d in request.documents:
-            src = Source("document", request.source, d.type, d.title, d.timestamp, d.content)
-            texts.update(p.embed_text for p in chunker.split(src))
+            sources.append(
+                Source("document", request.source, d.type, d.title, d.timestamp, d.content)
+            )
+    texts = {p.embed_text for pieces in chunker.split_many(sources) for p in pieces}
     return sorted(texts, key=chunker.count)
 
 

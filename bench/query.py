@@ -6,7 +6,7 @@ Qdrant Edge index), then, in this order, on that same store:
 
 1. the floor, in this process: the query's embedding (the worker's own
    single-threaded query model) plus the raw index search of the user's points;
-2. the whole pipeline call, in this process (`pipeline.retrieval.search_chunks`),
+2. the whole pipeline call, in this process (`pipeline.retrieval.search.search_chunks`),
    with the time it spends embedding, in the index and in SQL (lexical
    statements apart) recorded as it runs (SQL runs on a reader thread beside
    the model, so these parts overlap);
@@ -46,16 +46,15 @@ from sqlalchemy import Engine, event
 
 from api_gateway.dispatch import call, create_producer
 from bench import corpus, store, system
-from pipeline import retrieval
 from pipeline.config import Settings, get_settings
 from pipeline.db.migrate import upgrade
-from pipeline.embedded import EmbeddedStack
 from pipeline.embedding import Embedder
-from pipeline.indexing import tenant_key
+from pipeline.local.embedded import EmbeddedStack
 from pipeline.messages import Ping, Task
+from pipeline.retrieval.search import search_chunks
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunksRequest
-from pipeline.vectors import SearchFilter
+from pipeline.vectors import SearchFilter, tenant_key
 
 USERS = 1000
 QUESTIONS = [
@@ -215,7 +214,7 @@ def measure_in_process(
 
         runtime.spent.parts.clear()
         t0 = time.perf_counter()
-        retrieval.search_chunks(runtime, org_id, ChunksRequest.model_validate(body))
+        search_chunks(runtime, org_id, ChunksRequest.model_validate(body))
         total = (time.perf_counter() - t0) * 1000
         pipeline.ms.append(total)
         named = dict(runtime.spent.parts)

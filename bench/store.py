@@ -10,7 +10,7 @@ paired with a perturbed copy of its vector (Gaussian noise, renormalised; cosine
 
 Rows go to Postgres with COPY (items, then their chunks, ids assigned here) and
 points to the vector index through `pipeline.vectors` with the payload
-`pipeline.indexing` writes, so what a query reads is what ingestion would
+`pipeline.ingest.index` writes, so what a query reads is what ingestion would
 have left. The index folder is owned by one process: fill before the worker
 starts.
 """
@@ -36,8 +36,7 @@ from pipeline.chunking import Source, header
 from pipeline.db.engine import session_scope
 from pipeline.db.models import User
 from pipeline.embedding import MODEL_NAME, Embedder
-from pipeline.indexing import point_id, tenant_key
-from pipeline.vectors import Point, VectorIndex
+from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
 
 # Where events come from, as a connector would label them: (source, type, templates).
 EVENT_KINDS = [
@@ -182,7 +181,7 @@ class Filler:
             "ts": int(src.ts.timestamp()) if src.ts else None,
         }
         for ordinal, part in enumerate(parts):
-            pid = point_id(self.org_id, user_pk, src.kind, external_id, ordinal)
+            pid = chunk_point_id(self.org_id, user_pk, src.kind, external_id, ordinal)
             tokens = len(part.split()) * 4 // 3 + 12  # the model's count is not needed here
             row: tuple[object, ...] = (
                 *(self.next_chunk, item_id, user_pk, ordinal, part, tokens, MODEL_NAME),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.embedded.process import free_port
+from pipeline.local.embedded.process import free_port
 
 PERSONA = str(Path(sys.executable).with_name("persona"))
 

@@ -69,19 +69,15 @@ class Chunker:
         )
 
     def split_many(self, items: list[Source]) -> list[list[Piece]]:
-        """`split` for many items, tokenizing them in one parallel batch first: most
-        items (events) fit whole and need nothing more."""
+        """Each item's chunks in order, every `embed_text` fitting the model whole. The
+        items are tokenized in one parallel batch first: most (events) fit whole and need
+        nothing more."""
         wholes = [f"{header(item)} {item.content}" for item in items]
         counts = [len(e.ids) for e in self.tokenizer.encode_batch(wholes)]
         return [
             self._split(item, whole, n)
             for item, whole, n in zip(items, wholes, counts, strict=True)
         ]
-
-    def split(self, item: Source) -> list[Piece]:
-        """The item's chunks in order; each `embed_text` fits the model whole."""
-        whole = f"{header(item)} {item.content}"
-        return self._split(item, whole, self.count(whole))
 
     def _split(self, item: Source, whole: str, tokens: int) -> list[Piece]:
         if tokens <= self.max_tokens:

@@ -9,10 +9,12 @@ passed in; domain code never reaches for a global.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +59,9 @@ class QdrantSettings(BaseModel):
         description="Qdrant server URL. Unset: the embedded index (Qdrant Edge) in the worker, "
         "under DATA_DIR/qdrant.",
     )
+    api_key: SecretStr | None = Field(
+        default=None, description="API key of that Qdrant server, if it asks for one."
+    )
 
 
 class IngestSettings(BaseModel):
@@ -72,10 +77,16 @@ class IngestSettings(BaseModel):
         default=60.0,
         description="A queued job not started this long after it was published is re-published.",
     )
+    job_time_limit_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="An ingest job still embedding after this long fails (a 10 MB request "
+        "of long documents embeds in about 7 minutes on 2 cores).",
+    )
     stuck_after_s: float = Field(
         default=960.0,
         description="A running job is presumed lost with its worker after this long and is "
-        "re-published; longer than any one job takes.",
+        "re-published; longer than `job_time_limit_s`.",
     )
     max_backlog: int = Field(
         default=10000,
@@ -111,17 +122,13 @@ class CelerySettings(BaseModel):
     visibility_timeout_s: int = Field(
         default=1800,
         description="Seconds before Redis redelivers an unacknowledged task; "
-        "must exceed the longest task.",
+        "longer than the longest task (`ingest.job_time_limit_s`).",
     )
     worker_concurrency: int = Field(
         default=4,
+        ge=1,
         description="Task threads per worker process; more than `embedding.parallel`, so "
         "that reads find a free thread while jobs index.",
-    )
-    task_time_limit_s: int = Field(
-        default=900,
-        description="Hard limit for one task (prefork pools; a 10 MB request "
-        "of long documents embeds in about 7 minutes on 2 cores).",
     )
 
 
@@ -174,6 +181,10 @@ class SummariesSettings(BaseModel):
     )
 
 
+MIN_KEY_CHARS = 32
+PLACEHOLDER = re.compile(r"change.?me|example|placeholder|your.?key|dummy", re.IGNORECASE)
+
+
 class Settings(BaseSettings):
     """Everything a Persona process can be told, with the defaults of the embedded shape."""
 
@@ -207,6 +218,43 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
     summaries: SummariesSettings = SummariesSettings()
+
+    @field_validator("bootstrap_key")
+    @classmethod
+    def _not_a_placeholder(cls, key: str | None) -> str | None:
+        """A key copied from an example is a key an attacker has read too."""
+        if key is not None and (len(key) < MIN_KEY_CHARS or PLACEHOLDER.search(key)):
+            raise ValueError(
+                f"PERSONA_BOOTSTRAP_KEY looks like a placeholder or is shorter than "
+                f"{MIN_KEY_CHARS} characters; generate one: "
+                "python -c 'import secrets; print(\"pk_\" + secrets.token_urlsafe(32))'"
+            )
+        return key
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Rules that tie settings of different sections together, checked at start-up
+        rather than found out when a job is run twice or a read waits for a thread."""
+        limit = self.ingest.job_time_limit_s
+        if self.ingest.stuck_after_s <= limit:
+            raise ValueError(
+                f"PERSONA_INGEST_STUCK_AFTER_S ({self.ingest.stuck_after_s:g}) must exceed "
+                f"PERSONA_INGEST_JOB_TIME_LIMIT_S ({limit:g}): a job still within its time "
+                "would be re-published while it runs"
+            )
+        if self.celery.visibility_timeout_s <= limit:
+            raise ValueError(
+                f"PERSONA_CELERY_VISIBILITY_TIMEOUT_S ({self.celery.visibility_timeout_s}) must "
+                f"exceed PERSONA_INGEST_JOB_TIME_LIMIT_S ({limit:g}): Redis would hand a task "
+                "still running to another worker"
+            )
+        if self.celery.worker_concurrency <= self.embedding.parallel:
+            raise ValueError(
+                f"PERSONA_CELERY_WORKER_CONCURRENCY ({self.celery.worker_concurrency}) must "
+                f"exceed PERSONA_EMBEDDING_PARALLEL ({self.embedding.parallel}): reads need a "
+                "free thread while every embedding slot indexes"
+            )
+        return self
 
     def require_database_url(self) -> str:
         """The database URL, or a message saying how to get one (why: a clear start-up error)."""

@@ -1,10 +1,10 @@
 """Text to vectors: the default model through fastembed, loaded from a local folder.
 
-The folder is the one `pipeline.model_build` writes. One `Embedder` per process is
+The folder is the one `pipeline.local.model_build` writes. One `Embedder` per process is
 enough: it loads in a fraction of a second and holds the model's ~100 MB once.
 Vectors are unit length, so cosine similarity is a dot product. A text longer than
 `max_tokens` is embedded from its first `max_tokens` tokens only, which is why the
-chunker sizes chunks with `count_tokens`.
+chunker sizes chunks with `tokenizer`.
 """
 
 from __future__ import annotations
@@ -67,11 +67,6 @@ class Embedder:
         self._counter.no_padding()
 
     @property
-    def dim(self) -> int:
-        """Length of every vector, the size of the vector collection."""
-        return DIM
-
-    @property
     def max_tokens(self) -> int:
         """Tokens, [CLS] and [SEP] included, that the model reads; the rest is ignored."""
         return self._max_tokens
@@ -81,15 +76,8 @@ class Embedder:
         """The model's tokenizer without truncation or padding, for sizing chunks."""
         return self._counter
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens in `text` as the model sees them, [CLS] and [SEP] included, untruncated.
-
-        A text fits the model whole when this is at most `max_tokens`.
-        """
-        return len(self._counter.encode(text).ids)
-
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """One unit-length float32 row of `dim` values per text, in order."""
+        """One unit-length float32 row of `DIM` values per text, in order."""
         if not texts:
             return np.empty((0, DIM), dtype=np.float32)
         vectors = list(self._model.embed(texts, batch_size=self.batch_size))

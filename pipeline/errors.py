@@ -7,6 +7,12 @@ status: the gateway maps codes to statuses in one place, workers map
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 
 class PersonaError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -88,6 +94,26 @@ class Retryable(PersonaError):
     """A transient failure inside a job (a server restarting, a lock timeout): retry it."""
 
     code = "SERVER_ERROR"
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Failures a later attempt can outlive: a server restarting, a connection cut."""
+
+
+@contextmanager
+def transient_is_retryable() -> Iterator[None]:
+    """Turn a `TRANSIENT` failure inside the block into `Retryable` (a job's retry);
+    anything else propagates as it is, and is permanent."""
+    try:
+        yield
+    except TRANSIENT as exc:
+        raise Retryable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def error_from(code: str, message: str) -> PersonaError:

@@ -18,13 +18,46 @@ from pipeline.db.engine import session_scope
 from pipeline.db.models import Job
 from pipeline.errors import NotFound
 from pipeline.schemas import JobCounts, JobOut
+from pipeline.status import JobKind, JobStatus
 
-FINISHED = ("succeeded", "failed")
+FINISHED = JobStatus.finished()
 
 
 def new_id() -> str:
     """A ULID: unique without coordination, and sorts by creation time."""
     return str(ULID())
+
+
+def create(
+    session: Session,
+    job_id: str,
+    kind: JobKind,
+    org_id: int,
+    user_id: str,
+    user_pk: int,
+    *,
+    items: int = 0,
+    duplicates: int = 0,
+    done: bool = False,
+) -> None:
+    """Write job `job_id` (from `new_id`) in the caller's transaction: queued, and counted
+    as published now (its message goes out after the commit, or the sweeper re-sends it);
+    or, with `done`, already succeeded (nothing to do: every item was a duplicate)."""
+    session.add(
+        Job(
+            id=job_id,
+            org_id=org_id,
+            user_id=user_id,
+            user_pk=user_pk,
+            kind=kind,
+            status=JobStatus.SUCCEEDED if done else JobStatus.QUEUED,
+            items=items,
+            duplicates=duplicates,
+            timings={},
+            finished_at=func.now() if done else None,
+            published_at=None if done else func.now(),
+        )
+    )
 
 
 def claim(session: Session, job_id: str) -> Job | None:
@@ -34,7 +67,7 @@ def claim(session: Session, job_id: str) -> Job | None:
     ).scalar_one_or_none()
     if job is None or job.status in FINISHED:
         return None
-    job.status = "running"
+    job.status = JobStatus.RUNNING
     job.attempts += 1
     job.started_at = func.now()  # of this attempt: the sweeper's clock for a stuck job
     session.flush()
@@ -46,14 +79,22 @@ def succeed(session: Session, job_id: str, *, chunks: int, timings: dict[str, fl
         update(Job)
         .where(Job.id == job_id, Job.status.not_in(FINISHED))
         .values(
-            status="succeeded", chunks=chunks, timings=timings, finished_at=func.now(), error=None
+            status=JobStatus.SUCCEEDED,
+            chunks=chunks,
+            timings=timings,
+            finished_at=func.now(),
+            error=None,
         )
     )
 
 
 def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | None = None) -> None:
     """Record a permanent failure; the reason is what the client will read."""
-    values: dict[str, Any] = {"status": "failed", "error": reason[:2000], "finished_at": func.now()}
+    values: dict[str, Any] = {
+        "status": JobStatus.FAILED,
+        "error": reason[:2000],
+        "finished_at": func.now(),
+    }
     if timings is not None:
         values["timings"] = timings
     session.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(values))
@@ -84,17 +125,21 @@ def complete(
         update(Job)
         .where(Job.id == job_id, Job.status.not_in(FINISHED))
         .values(
-            status="succeeded", result=result, timings=timings, finished_at=func.now(), error=None
+            status=JobStatus.SUCCEEDED,
+            result=result,
+            timings=timings,
+            finished_at=func.now(),
+            error=None,
         )
     )
 
 
-def kinds(session: Session, job_ids: list[str]) -> dict[str, str]:
+def kinds(session: Session, job_ids: list[str]) -> dict[str, JobKind]:
     """The kind of each job, so a re-published message goes to the task that runs it."""
     if not job_ids:
         return {}
     rows = session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids)))
-    return {row.id: row.kind for row in rows}
+    return {row.id: JobKind(row.kind) for row in rows}
 
 
 def mark_published(session: Session, job_ids: list[str]) -> None:
@@ -115,9 +160,9 @@ def lost(
             select(Job.id)
             .where(
                 or_(
-                    (Job.status == "queued")
+                    (Job.status == JobStatus.QUEUED)
                     & or_(Job.published_at.is_(None), Job.published_at < cutoff),
-                    (Job.status == "running")
+                    (Job.status == JobStatus.RUNNING)
                     & (Job.started_at < stuck)
                     & or_(Job.published_at.is_(None), Job.published_at < stuck),
                 )
@@ -139,7 +184,7 @@ def get(session: Session, org_id: int, job_id: str) -> JobOut:
         job_id=job.id,
         kind=job.kind,
         user_id=job.user_id,
-        status=job.status,  # type: ignore[arg-type]
+        status=JobStatus(job.status),
         counts=JobCounts(items=job.items, chunks=job.chunks, duplicates=job.duplicates),
         attempts=job.attempts,
         error=job.error,

@@ -24,10 +24,12 @@ from cachetools import TTLCache
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from pipeline import keyspace
 from pipeline.config import RateLimitSettings
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Organization, User
 from pipeline.errors import InvalidInput, NotFound
+from pipeline.status import UserStatus
 
 # KEYS[1]: the bucket (a hash); KEYS[2], optional: the period's turn counter.
 # ARGV: refill per second, burst, cost, seconds the turn counter is kept.
@@ -144,10 +146,10 @@ class TokenBucket:
         self._script = client.register_script(BUCKET_SCRIPT)
 
     def take(self, org_id: int, limits: OrgLimits, cost: int = 1) -> Decision:
-        keys = [f"persona:org:{org_id}:ratelimit"]
+        keys = [keyspace.org_key(org_id, "ratelimit")]
         if limits.quota_turns is not None:
             period, _ = period_bounds(datetime.now(UTC))
-            keys.append(f"persona:org:{org_id}:turns:{period}")
+            keys.append(keyspace.org_key(org_id, "turns", period))
         keep_s = 40 * 86400  # a month and some: the counter outlives its period a little
         raw = self._script(keys=keys, args=[limits.per_s, limits.burst, cost, keep_s])
         allowed, tokens, full_in, retry_in, now_s, turns = raw
@@ -181,7 +183,7 @@ class ActiveUsers:
             value = session.execute(
                 select(func.count())
                 .select_from(User)
-                .where(User.org_id == org_id, User.status == "active")
+                .where(User.org_id == org_id, User.status == UserStatus.ACTIVE)
             ).scalar_one()
         with self._lock:
             self._counts[org_id] = value

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.config import Settings
 from pipeline.errors import PersonaError, error_from
 from pipeline.schemas import ChunksRequest, QueryRequest, SummaryQuery
+from pipeline.status import JobKind
 
 
 class Queue(StrEnum):
@@ -34,7 +35,6 @@ class Task(StrEnum):
     ANSWER = "persona.retrieval.answer"
     FOOTPRINT = "persona.maintenance.footprint"
     ERASE = "persona.maintenance.erase"
-    RESIDUE = "persona.maintenance.residue"
     SUMMARIZE = "persona.summaries.compute"
     SUMMARY_CHECK = "persona.summaries.settle"
 
@@ -47,13 +47,12 @@ ROUTES: dict[str, Queue] = {
     Task.ANSWER: Queue.RETRIEVAL,
     Task.FOOTPRINT: Queue.MAINTENANCE,
     Task.ERASE: Queue.MAINTENANCE,
-    Task.RESIDUE: Queue.MAINTENANCE,
     # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
     Task.SUMMARIZE: Queue.RETRIEVAL,
     Task.SUMMARY_CHECK: Queue.SUMMARIES,
 }
 
-JOB_TASKS: dict[str, Task] = {"ingest": Task.INGEST, "delete": Task.ERASE}
+JOB_TASKS: dict[JobKind, Task] = {JobKind.INGEST: Task.INGEST, JobKind.DELETE: Task.ERASE}
 """The task that runs a job of each kind: what the sweeper re-publishes a lost job to."""
 
 
@@ -81,7 +80,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": {
             "visibility_timeout": settings.celery.visibility_timeout_s
         },
-        "task_time_limit": settings.celery.task_time_limit_s,
+        "worker_concurrency": settings.celery.worker_concurrency,
         "result_expires": 3600,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
@@ -121,23 +120,17 @@ class AnswerQuestion(Message):
 
 
 class Footprint(Message):
-    """Count what a user has in every store (the erasure report's re-check uses it)."""
+    """Count what a user holds in every store; by row id, which outlives the row, so an
+    erased user can be counted too."""
 
     org_id: int
-    user_id: str
+    user_pk: int
 
 
 class EraseJob(Message):
     """Erase one user everywhere; the job row names the user (its user_pk)."""
 
     job_id: str
-
-
-class Residue(Message):
-    """Count what is left of a user (by its row id, which outlives the row) in every store."""
-
-    org_id: int
-    user_pk: int
 
 
 class Summarize(Message):

@@ -68,7 +68,13 @@ class Runtime:
     @cached_property
     def index(self) -> VectorIndex:
         with self._init_lock:
-            return open_index(self.settings.qdrant.url, self.settings.data_dir / "qdrant", dim=DIM)
+            qdrant = self.settings.qdrant
+            return open_index(
+                qdrant.url,
+                self.settings.data_dir / "qdrant",
+                dim=DIM,
+                api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
+            )
 
     @cached_property
     def readers(self) -> ThreadPoolExecutor:
@@ -96,16 +102,13 @@ class Runtime:
             if held:
                 self._embed_slots.release()
 
-    def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """Vectors for ingestion; its caller holds an `embedding_slot`."""
-        return self.embedder.embed(texts)
-
     def embed_query(self, text: str) -> NDArray[np.float32]:
+        """A query's vector, from the queries' own copy of the model (never behind a job)."""
         return self.query_embedder.embed([text])[0]
 
     def warm_up(self) -> None:
         """Build everything now, and run the model once (onnxruntime's first run is slow)."""
-        self.embed(["warm-up"])
+        self.embedder.embed(["warm-up"])
         self.embed_query("warm-up")
         _ = self.chunker, self.index, self.engine
 

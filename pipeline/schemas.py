@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from pipeline.status import JobStatus, UserStatus
+
 
 def _no_nul(value: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000; refuse it up front with a clear error."""
@@ -88,7 +90,7 @@ class RegisterResponse(BaseModel):
     user_id: UserId
     created_at: datetime = Field(description="When the user was first registered.")
     updated_at: datetime = Field(description="When the profile last changed.")
-    status: Literal["active", "deleting"]
+    status: UserStatus
 
 
 class EndUserCreate(Strict):
@@ -134,9 +136,32 @@ class EndUser(BaseModel):
     user_id: UserId
     metadata: dict[str, Any]
     purpose: str | None
-    status: Literal["active", "deleting"]
+    status: UserStatus
     created_at: datetime
     updated_at: datetime
+
+
+class UserFootprint(BaseModel):
+    """What Persona holds of one end user, store by store: the numbers an erasure brings
+    to zero."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "usr_42af7c",
+                    "postgres": {"chunks": 12, "items": 10, "summaries": 1, "users": 1},
+                    "qdrant_points": 12,
+                    "redis_keys": 1,
+                }
+            ]
+        }
+    )
+
+    user_id: str
+    postgres: dict[str, int] = Field(description="Rows per table; the user's own row is `users`.")
+    qdrant_points: int = Field(description="Points of the user in the vector index.")
+    redis_keys: int = Field(description="Keys under the user's prefix (caches, refresh marks).")
 
 
 class ErrorBody(BaseModel):
@@ -248,7 +273,7 @@ class JobOut(BaseModel):
     job_id: str
     kind: str
     user_id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: JobStatus
     counts: JobCounts
     attempts: int
     error: str | None
@@ -338,7 +363,7 @@ class DeleteResponse(BaseModel):
 
     user_id: str
     job_id: str = Field(description="Poll GET /jobs/{job_id}: its result is the erasure report.")
-    status: Literal["deleting"] = "deleting"
+    status: Literal[UserStatus.DELETING] = UserStatus.DELETING
 
 
 def _has_text(value: str) -> str:

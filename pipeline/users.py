@@ -1,8 +1,16 @@
-"""End users: one row per (organization, user_id), shared by `/register` and `/v1/end-users`.
+"""End users: one row per (organization, user_id), shared by `/register` and `/v1/end-users`,
+and the two locks that order everything done to a user.
 
-Creation is race-free (INSERT ... ON CONFLICT DO NOTHING, then a row lock), so
-two producers registering the same user at once converge on one row, and every
-write re-checks `status` under that lock so a deletion in progress always wins.
+- The row lock (`SELECT ... FOR UPDATE`) is taken by every request that writes
+  the user row: registering, accepting items, asking for deletion. Creation is
+  race-free (INSERT ... ON CONFLICT DO NOTHING, then the row lock), so two
+  producers registering the same user at once converge on one row, and each
+  write re-checks `status` under the lock, so a deletion in progress wins.
+- The write lock (`lock_writes`, a transaction-level advisory lock on the
+  user's row id) is taken by every write of what is derived from the user's
+  items (index points and chunk rows, summaries, refresh marks) and by the
+  erasure. It outlives the row: an erasure deletes the row under it, and a
+  writer that then gets it finds the user gone and writes nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +19,70 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from pipeline.db.models import User
 from pipeline.errors import UserDeleting, UserNotFound
+from pipeline.status import UserStatus
+
+WRITE_LOCK_SPACE = 1
+"""The two-int advisory lock space of the write lock (the one-bigint space is separate)."""
+
+
+def _write_lock(user_pk: int) -> dict[str, int]:
+    return {"space": WRITE_LOCK_SPACE, "key": user_pk % 2**31}
+
+
+def lock_writes(session: Session, user_pk: int) -> None:
+    """Serialise this transaction with every other write of the user's derived data and
+    with an erasure, until the transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), _write_lock(user_pk))
+
+
+def hold(session: Session, user_pk: int, *, wait: bool = True) -> bool:
+    """Take the user's write lock for this transaction (or try to, without waiting) and
+    say whether the user is still active: only then may their data be written."""
+    if wait:
+        lock_writes(session, user_pk)
+    elif not session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:space, :key)"), _write_lock(user_pk)
+    ).scalar():
+        return False
+    status = session.execute(select(User.status).where(User.id == user_pk)).scalar()
+    return status == UserStatus.ACTIVE
+
+
+def _of(org_id: int, user_id: str) -> Select[User]:
+    return select(User).where(User.org_id == org_id, User.user_id == user_id)
+
+
+def find(session: Session, org_id: int, user_id: str, *, lock: bool = False) -> User:
+    """The user row (with its row lock for this transaction when `lock`); USER_NOT_FOUND
+    for an id this organization never registered or that was erased."""
+    query = _of(org_id, user_id).with_for_update() if lock else _of(org_id, user_id)
+    user = session.execute(query).scalar_one_or_none()
+    if user is None:
+        raise UserNotFound(user_id)
+    return user
+
+
+def pk(session: Session | Connection, org_id: int, user_id: str) -> int:
+    """The user's row id alone, for reads that need nothing else of the row (a search)."""
+    found = session.execute(
+        select(User.id).where(User.org_id == org_id, User.user_id == user_id)
+    ).scalar_one_or_none()
+    if found is None:
+        raise UserNotFound(user_id)
+    return found
+
+
+def writable(user: User) -> User:
+    """The user, unless it is being deleted (USER_DELETING): writes wait for the erasure."""
+    if user.status == UserStatus.DELETING:
+        raise UserDeleting(user.user_id)
+    return user
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -37,12 +103,6 @@ class Upserted:
     created: bool
 
 
-def _lock(session: Session, org_id: int, user_id: str) -> User | None:
-    return session.execute(
-        select(User).where(User.org_id == org_id, User.user_id == user_id).with_for_update()
-    ).scalar_one_or_none()
-
-
 def get_or_create(
     session: Session,
     org_id: int,
@@ -61,7 +121,7 @@ def get_or_create(
             .on_conflict_do_nothing(constraint="uq_users_org_user")
             .returning(User.id)
         ).scalar_one_or_none()
-        user = _lock(session, org_id, user_id)
+        user = session.execute(_of(org_id, user_id).with_for_update()).scalar_one_or_none()
         if user is not None:
             return Upserted(user=user, created=new_id is not None)
 
@@ -75,9 +135,7 @@ def register(
 ) -> Upserted:
     """Create the user or deep-merge `traits` into it; `purpose` replaces when given."""
     result = get_or_create(session, org_id, user_id, traits, purpose)
-    user = result.user
-    if user.status == "deleting":
-        raise UserDeleting(user_id)
+    user = writable(result.user)
     if not result.created:
         update(session, user, traits, purpose)
     return result
@@ -100,28 +158,8 @@ def create_if_absent(
 ) -> Upserted:
     """Seed 003's POST: a new user is created; an existing one is returned unchanged."""
     result = get_or_create(session, org_id, user_id, traits)
-    if result.user.status == "deleting":
-        raise UserDeleting(user_id)
+    writable(result.user)
     return result
-
-
-def pk(session: Session | Connection, org_id: int, user_id: str) -> int:
-    """The user's key alone, for reads that need nothing else of the row (a search)."""
-    found = session.execute(
-        select(User.id).where(User.org_id == org_id, User.user_id == user_id)
-    ).scalar_one_or_none()
-    if found is None:
-        raise UserNotFound(user_id)
-    return found
-
-
-def get(session: Session, org_id: int, user_id: str) -> User:
-    user = session.execute(
-        select(User).where(User.org_id == org_id, User.user_id == user_id)
-    ).scalar_one_or_none()
-    if user is None:
-        raise UserNotFound(user_id)
-    return user
 
 
 def patch(
@@ -132,9 +170,5 @@ def patch(
     purpose: str | None = None,
 ) -> User:
     """Merge into an existing user, like `/register` but without creating one."""
-    user = _lock(session, org_id, user_id)
-    if user is None:
-        raise UserNotFound(user_id)
-    if user.status == "deleting":
-        raise UserDeleting(user_id)
+    user = writable(find(session, org_id, user_id, lock=True))
     return update(session, user, traits, purpose)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,10 +26,13 @@ from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
-from pipeline.embedded import EmbeddedPostgres, EmbeddedRedis
-from pipeline.embedded.process import free_port
-from pipeline.model_build import build_model
-from pipeline.supervisor import beat_command, gateway_command, worker_command
+from pipeline.local.embedded import EmbeddedPostgres, EmbeddedRedis
+from pipeline.local.embedded.process import free_port
+from pipeline.local.model_build import build_model
+from pipeline.local.supervisor import beat_command, gateway_command, worker_command
+from pipeline.messages import Message, Task
+from pipeline.runtime import Runtime
+from tests.helpers import wait_for
 
 BOOTSTRAP_KEY = "pk_test_bootstrap_key_for_the_suite"
 AUTH_CACHE_S = 1.0  # seconds a gateway under test reuses what it read of an API key
@@ -128,18 +131,26 @@ class ChildProcess:
         self._out.close()
 
 
-def wait_http(url: str, child: ChildProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_ready(child: ChildProcess, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait until `ready()`; the child's output is in the failure if it exits or is late."""
+
+    def check() -> bool:
         if child.proc.poll() is not None:
             raise RuntimeError(f"{child.name} exited:\n{child.output()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{child.name} not ready at {url}:\n{child.output()[-4000:]}")
+        return ready()
+
+    try:
+        wait_for(check, timeout, f"{child.name} to be ready")
+    except AssertionError:
+        child.stop()
+        raise RuntimeError(f"{child.name} not ready:\n{child.output()[-4000:]}") from None
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass
@@ -180,22 +191,19 @@ class System:
             "gateway", gateway_command(settings), self.env(), self._log("gateway")
         )
         self.url = f"http://127.0.0.1:{settings.port}"
-        wait_http(self.url + "/readyz", self.gateway)
+        gateway = self.gateway
+        wait_ready(gateway, lambda: answers(self.url + "/readyz"))
 
-    def start_worker(self, concurrency: int = 2) -> ChildProcess:
-        """A real Celery worker process on every queue, as `persona run` starts it."""
+    def start_worker(self, concurrency: int = 3) -> ChildProcess:
+        """A real Celery worker process on every queue, as `persona run` starts it (more
+        threads than the default two embedding slots, as the settings require)."""
         settings = Settings(celery={"worker_concurrency": concurrency})
         child = ChildProcess("worker", worker_command(settings), self.env(), self._log("worker"))
-        deadline = time.monotonic() + 60
-        while "ready." not in child.output():
-            if child.proc.poll() is not None or time.monotonic() > deadline:
-                child.stop()
-                raise RuntimeError(f"worker did not start:\n{child.output()[-4000:]}")
-            time.sleep(0.1)
+        wait_ready(child, lambda: "ready." in child.output())
         self.worker = child
         return child
 
-    def call(self, task: str, message, timeout_s: float = 30.0):
+    def call(self, task: Task, message: Message, timeout_s: float = 30.0) -> Any:
         """Ask this deployment's workers something, as the gateway does (RPC)."""
         from api_gateway.dispatch import call, create_producer
 
@@ -217,7 +225,29 @@ class System:
                 child.stop(timeout=60)
 
 
-_redis_dbs = iter(range(1, 16))
+class RedisDatabases:
+    """Redis database numbers for private deployments, each flushed when handed out.
+
+    Database 0 is the shared deployment's; 1 to 15 are lent to one deployment at a
+    time and given back when it stops, so the suite never runs out of them."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._free = list(range(15, 0, -1))
+
+    def take(self) -> int:
+        assert self._free, "every Redis database is lent out: give some back"
+        db = self._free.pop()
+        redis.Redis.from_url(f"{self.base_url}/{db}").flushdb()
+        return db
+
+    def give_back(self, db: int) -> None:
+        self._free.append(db)
+
+
+@pytest.fixture(scope="session")
+def redis_dbs(services: Services) -> RedisDatabases:
+    return RedisDatabases(services.redis_url)
 
 
 @pytest.fixture(scope="session")
@@ -230,14 +260,15 @@ def system(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def make_system(services: Services, tmp_path: Path) -> Iterator:
+def make_system(services: Services, redis_dbs: RedisDatabases, tmp_path: Path) -> Iterator:
     """Builds private deployments for tests that kill, restart or flush things."""
     made: list[System] = []
 
     def make(redis_base: str = "", **env: str) -> System:
-        db = next(_redis_dbs)
+        db = redis_dbs.take()
         deployment = System(services, db, tmp_path / f"system-{db}", env, redis_base)
-        redis.Redis.from_url(deployment.redis_url).flushdb()
+        if redis_base:
+            redis.Redis.from_url(deployment.redis_url).flushdb()
         deployment.data_dir.mkdir()
         made.append(deployment)
         return deployment
@@ -245,6 +276,7 @@ def make_system(services: Services, tmp_path: Path) -> Iterator:
     yield make
     for deployment in made:
         deployment.stop()
+        redis_dbs.give_back(deployment.redis_db)
 
 
 @pytest.fixture(scope="session")
@@ -302,3 +334,24 @@ def set_user_status(engine: Engine, org: str, user_id: str, status: str) -> None
             ),
             {"status": status, "org": org, "user_id": user_id},
         )
+
+
+@pytest.fixture
+def make_runtime(services: Services, tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
+    """A worker's runtime in this process (its own embedded index under `tmp_path`), with
+    settings of the test's choosing: for pipeline functions called directly."""
+    made: list[Runtime] = []
+
+    def make(**sections: Any) -> Runtime:
+        settings = Settings(
+            data_dir=tmp_path,
+            database={"url": services.database_url},  # type: ignore[arg-type]
+            embedding={"model_dir": services.model_dir},  # type: ignore[arg-type]
+            **sections,
+        )
+        made.append(Runtime(settings))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.close()

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.embedded.process import free_port
+from pipeline.local.embedded.process import free_port
+from tests.helpers import wait_for
 
 PERSONA = str(Path(sys.executable).with_name("persona"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,16 +31,19 @@ def start(data_dir: Path, port: int, log: Path) -> tuple[subprocess.Popen[bytes]
         proc = subprocess.Popen(
             [PERSONA, "run"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    def key() -> str | None:
         text = log.read_text(errors="replace")
-        if match := re.search(r"API key\s+(\S+)", text.split("---- start")[-1]):
-            return proc, match.group(1)
         if proc.poll() is not None:
             pytest.fail(f"persona run exited {proc.returncode}:\n{text[-4000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"persona run not ready:\n{log.read_text()[-4000:]}")
+        match = re.search(r"API key\s+(\S+)", text.split("---- start")[-1])
+        return match.group(1) if match else None
+
+    try:
+        return proc, wait_for(key, timeout=120, what="persona run to print its key", poll=0.2)
+    except AssertionError:
+        proc.kill()
+        pytest.fail(f"persona run not ready:\n{log.read_text()[-4000:]}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> float:

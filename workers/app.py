@@ -2,7 +2,8 @@
 
 Its settings, routing included, come from `pipeline.messages.celery_config`,
 the contract the gateway's producer applies too. `runtime()` is the process's
-warm state (engine, model, index), built on first use.
+warm state (engine, model, index), built on first use. Every task answers in
+the one reply format (`ok_reply`/`error_reply`), which the gateway unwraps.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def perform_job(task: CeleryTask, job_id: str, work: Callable[[Runtime, str], T]
 
 
 def reply(read: Callable[[], Any]) -> dict[str, Any]:
-    """A synchronous read's answer to the gateway: the result, or the domain error as data."""
+    """A task's answer: the result, or the domain error as data (raised again by the
+    gateway). Anything else is a bug and fails the task."""
     try:
         return ok_reply(read())
     except PersonaError as exc:

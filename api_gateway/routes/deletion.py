@@ -3,15 +3,11 @@ mark the user `deleting` and queue its erasure; the job's result is the erasure 
 
 from __future__ import annotations
 
-from functools import partial
+from fastapi import APIRouter, Path, status
 
-from fastapi import APIRouter, Path, Request, status
-
-from api_gateway.deps import SessionDep, Writer
-from api_gateway.dispatch import send
+from api_gateway.deps import DispatchDep, SessionDep, Writer
 from api_gateway.responses import errors
-from pipeline import deletion
-from pipeline.db.engine import after_commit
+from pipeline.erasure import request
 from pipeline.messages import EraseJob, Task
 from pipeline.schemas import DeleteRequest, DeleteResponse
 
@@ -19,13 +15,12 @@ router = APIRouter(tags=["deletion"])
 UserIdPath = Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")
 
 
-def _delete(request: Request, session: SessionDep, org_id: int, user_id: str) -> DeleteResponse:
-    requested = deletion.request_deletion(session, org_id, user_id)
+def _delete(
+    session: SessionDep, dispatcher: DispatchDep, org_id: int, user_id: str
+) -> DeleteResponse:
+    requested = request.request_deletion(session, org_id, user_id)
     if requested.new:
-        producer = request.app.state.producer
-        after_commit(
-            session, partial(send, producer, Task.ERASE, EraseJob(job_id=requested.job_id))
-        )
+        dispatcher.publish(session, Task.ERASE, EraseJob(job_id=requested.job_id))
     return DeleteResponse(user_id=user_id, job_id=requested.job_id)
 
 
@@ -37,11 +32,11 @@ def _delete(request: Request, session: SessionDep, org_id: int, user_id: str) ->
     summary="Delete all personalization data for a user",
 )
 def delete_user(
-    body: DeleteRequest, request: Request, session: SessionDep, caller: Writer
+    body: DeleteRequest, session: SessionDep, dispatcher: DispatchDep, caller: Writer
 ) -> DeleteResponse:
     """The user answers 409 on writes while the erasure runs and 404 once it is done;
     repeating the request while it runs returns the same job."""
-    return _delete(request, session, caller.org_id, body.user_id)
+    return _delete(session, dispatcher, caller.org_id, body.user_id)
 
 
 @router.delete(
@@ -53,6 +48,6 @@ def delete_user(
     tags=["end-users"],
 )
 def delete_end_user(
-    request: Request, session: SessionDep, caller: Writer, user_id: str = UserIdPath
+    session: SessionDep, dispatcher: DispatchDep, caller: Writer, user_id: str = UserIdPath
 ) -> DeleteResponse:
-    return _delete(request, session, caller.org_id, user_id)
+    return _delete(session, dispatcher, caller.org_id, user_id)

@@ -1,14 +1,20 @@
-"""Seed 003's `/v1/end-users`: the same users as `/register`, as a resource."""
+"""Seed 003's `/v1/end-users`: the same users as `/register`, as a resource; and, for
+admins, what Persona holds of one of them in each store."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response, status
+from typing import Annotated
 
-from api_gateway.deps import Reader, SessionDep, Writer
+from fastapi import APIRouter, Depends, Path, Response, status
+
+from api_gateway.deps import Admin, DispatchDep, GatewayDep, Reader, SessionDep, Writer
 from api_gateway.responses import errors
 from pipeline import users
+from pipeline.db.engine import session_scope
 from pipeline.db.models import User
-from pipeline.schemas import EndUser, EndUserCreate, EndUserPatch
+from pipeline.messages import Footprint, Task
+from pipeline.schemas import EndUser, EndUserCreate, EndUserPatch, UserFootprint
+from pipeline.status import UserStatus
 
 router = APIRouter(prefix="/v1/end-users", tags=["end-users"])
 UserIdPath = Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")
@@ -19,7 +25,7 @@ def _out(user: User) -> EndUser:
         user_id=user.user_id,
         metadata=user.traits,
         purpose=user.purpose,
-        status=user.status,  # type: ignore[arg-type]
+        status=UserStatus(user.status),
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -29,8 +35,10 @@ def _out(user: User) -> EndUser:
     "",
     response_model=EndUser,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": EndUser, "description": "Already existed; returned unchanged"}}
-    | errors(400, 401, 403, 409, 422, 500),
+    responses={
+        200: {"model": EndUser, "description": "Already existed; returned unchanged"},
+        **errors(400, 401, 403, 409, 422, 500),
+    },
     summary="Pre-register an end user",
 )
 def create_end_user(
@@ -47,7 +55,7 @@ def create_end_user(
     "/{user_id}", response_model=EndUser, responses=errors(401, 403, 404, 500), summary="Get one"
 )
 def get_end_user(session: SessionDep, caller: Reader, user_id: str = UserIdPath) -> EndUser:
-    return _out(users.get(session, caller.org_id, user_id))
+    return _out(users.find(session, caller.org_id, user_id))
 
 
 @router.patch(
@@ -60,3 +68,28 @@ def patch_end_user(
     body: EndUserPatch, session: SessionDep, caller: Writer, user_id: str = UserIdPath
 ) -> EndUser:
     return _out(users.patch(session, caller.org_id, user_id, body.metadata, body.purpose))
+
+
+def _user_pk(gateway: GatewayDep, caller: Admin, user_id: str = UserIdPath) -> int:
+    """The user's row id, read in a transaction of its own that ends before the handler
+    waits on a worker."""
+    with session_scope(gateway.engine) as session:
+        return users.pk(session, caller.org_id, user_id)
+
+
+@router.get(
+    "/{user_id}/footprint",
+    response_model=UserFootprint,
+    responses=errors(401, 403, 404, 500, 503),
+    summary="What is stored of an end user, per store (admin)",
+)
+def footprint(
+    user_pk: Annotated[int, Depends(_user_pk)],
+    dispatcher: DispatchDep,
+    caller: Admin,
+    user_id: str = UserIdPath,
+) -> UserFootprint:
+    """Rows per table, points in the vector index and Redis keys of the user: what a
+    deletion removes (`POST /delete`), counted the same way its report counts them."""
+    counts = dispatcher.call(Task.FOOTPRINT, Footprint(org_id=caller.org_id, user_pk=user_pk))
+    return UserFootprint(user_id=user_id, **counts)

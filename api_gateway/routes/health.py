@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from api_gateway.deps import RedisDep, SessionDep
+from api_gateway.deps import GatewayDep, SessionDep
 from api_gateway.responses import errors
 from pipeline.errors import Unavailable
 
@@ -18,13 +18,13 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=errors(503), summary="PostgreSQL and Redis answer")
-def readyz(session: SessionDep, redis: RedisDep) -> dict[str, str]:
+def readyz(session: SessionDep, gateway: GatewayDep) -> dict[str, str]:
     try:
         session.execute(text("SELECT 1"))
     except Exception as exc:
         raise Unavailable(f"PostgreSQL is not reachable: {type(exc).__name__}") from exc
     try:
-        redis.ping()
+        gateway.redis.ping()
     except Exception as exc:
         raise Unavailable(f"Redis is not reachable: {type(exc).__name__}") from exc
     return {"status": "ready", "postgres": "ok", "redis": "ok"}

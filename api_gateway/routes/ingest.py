@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Request, status
-
-from api_gateway.backpressure import BacklogOk
-from api_gateway.deps import SessionDep, Writer
-from api_gateway.dispatch import send
+from api_gateway.deps import BacklogOk, DispatchDep, GatewayDep, SessionDep, Writer
 from api_gateway.responses import errors
-from pipeline import ingest
-from pipeline.db.engine import after_commit
+from pipeline.ingest import accept
 from pipeline.messages import IngestJob, Task
 from pipeline.schemas import Ingested, IngestRequest, IngestResponse
 
@@ -27,21 +22,18 @@ router = APIRouter(tags=["ingest"])
 )
 def ingest_items(
     body: IngestRequest,
-    request: Request,
+    gateway: GatewayDep,
     session: SessionDep,
+    dispatcher: DispatchDep,
     caller: Writer,
     _backlog: BacklogOk,
 ) -> IngestResponse:
     """Stores what is new, counts re-sent items as duplicates, and queues one indexing job.
     An unknown user is created; the job id is published only after the commit.
     429 with Retry-After while the ingest backlog is above its bound (backpressure)."""
-    settings = request.app.state.settings
-    accepted = ingest.accept(session, caller.org_id, body, settings.ingest)
+    accepted = accept.accept(session, caller.org_id, body, gateway.settings.ingest)
     if accepted.queued:
-        producer = request.app.state.producer
-        after_commit(
-            session, partial(send, producer, Task.INGEST, IngestJob(job_id=accepted.job_id))
-        )
+        dispatcher.publish(session, Task.INGEST, IngestJob(job_id=accepted.job_id))
     return IngestResponse(
         ingested=Ingested(events=accepted.events, documents=accepted.documents),
         duplicates=accepted.duplicates,

@@ -9,11 +9,11 @@ import json
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api_gateway.deps import Reader, RedisDep, SessionDep
-from api_gateway.dispatch import call
+from api_gateway.deps import DispatchDep, GatewayDep, Reader
 from api_gateway.responses import errors
+from pipeline.db.engine import session_scope
 from pipeline.messages import Summarize, Task
 from pipeline.schemas import SummaryQuery, SummaryResponse
 from pipeline.summaries import purposes, store
@@ -42,6 +42,18 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
 
 
+SummaryParams = Annotated[SummaryQuery, Query()]
+
+
+def stored_summary(
+    query: SummaryParams, gateway: GatewayDep, caller: Reader
+) -> store.Stored | None:
+    """The fresh stored summary, or None, read in a transaction of its own that ends
+    before the handler may wait on a worker (no connection is held across the wait)."""
+    with session_scope(gateway.engine) as session:
+        return store.lookup(session, gateway.redis, caller.org_id, query, gateway.settings)
+
+
 @router.get(
     "/summary",
     response_model=SummaryResponse,
@@ -52,25 +64,17 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     summary="Generate a summary",
 )
 def summary(
-    query: Annotated[SummaryQuery, Query()],
+    query: SummaryParams,
     request: Request,
-    session: SessionDep,
-    cache: RedisDep,
+    stored: Annotated[store.Stored | None, Depends(stored_summary)],
+    dispatcher: DispatchDep,
     caller: Reader,
 ) -> Response:
     """A deterministic, purpose-tuned summary of the user: the same data gives the same
     text, refreshed when new data is indexed."""
-    settings = request.app.state.settings
-    found = store.lookup(session, cache, caller.org_id, query, settings)
-    session.commit()  # hand the connection back before waiting on a worker
-    if found is None:
-        reply = call(
-            request.app.state.producer,
-            Task.SUMMARIZE,
-            Summarize(org_id=caller.org_id, request=query),
-            timeout_s=settings.gateway.rpc_timeout_s,
-        )
-        found = store.Stored.from_json(reply)
+    found = stored or store.Stored.from_json(
+        dispatcher.call(Task.SUMMARIZE, Summarize(org_id=caller.org_id, request=query))
+    )
     body = _body(query, found)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pipeline.status import ItemKind, ItemState, JobStatus, SummarySource, UserStatus, one_of
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -90,7 +92,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("org_id", "user_id", name="uq_users_org_user"),
-        CheckConstraint("status IN ('active', 'deleting')", name="status"),
+        CheckConstraint(one_of("status", UserStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -100,7 +102,7 @@ class User(Base):
     user_id: Mapped[str] = mapped_column(String(256), nullable=False)
     traits: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
     purpose: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=UserStatus.ACTIVE)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
@@ -118,12 +120,12 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        CheckConstraint(one_of("status", JobStatus), name="status"),
         Index(
             "ix_jobs_pending",
             "status",
             "published_at",
-            postgresql_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text(f"status IN ('{JobStatus.QUEUED}', '{JobStatus.RUNNING}')"),
         ),
     )
 
@@ -134,7 +136,7 @@ class Job(Base):
     user_id: Mapped[str] = mapped_column(String(256), nullable=False)
     user_pk: Mapped[int] = mapped_column(BigInteger, nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.QUEUED)
     items: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     chunks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -160,8 +162,8 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("user_pk", "kind", "external_id", name="uq_items_user_kind_external"),
-        CheckConstraint("kind IN ('event', 'document')", name="kind"),
-        CheckConstraint("state IN ('pending', 'indexed')", name="state"),
+        CheckConstraint(one_of("kind", ItemKind), name="kind"),
+        CheckConstraint(one_of("state", ItemState), name="state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -177,7 +179,7 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
     job_id: Mapped[str] = mapped_column(String(26), nullable=False, index=True)
-    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default=ItemState.PENDING)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
@@ -228,7 +230,7 @@ class Summary(Base):
     __tablename__ = "summaries"
     __table_args__ = (
         UniqueConstraint("user_pk", "cache_key", name="uq_summaries_user_key"),
-        CheckConstraint("source IN ('extractive', 'llm', 'fallback')", name="source"),
+        CheckConstraint(one_of("source", SummarySource), name="source"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -1,4 +1,4 @@
-"""Accepting items: the gateway's one write, durable before it answers (the outbox).
+"""The gateway half of ingestion: accepting items, durable before the answer (the outbox).
 
 In one transaction the user is found or created (and locked, so a deletion in
 progress wins), new items are inserted, re-sent ones are recognised by their
@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from pipeline import jobs, users
 from pipeline.config import IngestSettings
-from pipeline.db.models import Item, Job
-from pipeline.errors import InvalidInput, PayloadTooLarge, UserDeleting
+from pipeline.db.models import Item
+from pipeline.errors import InvalidInput, PayloadTooLarge
 from pipeline.schemas import DocumentIn, EventIn, IngestRequest
+from pipeline.status import ItemKind, ItemState, JobKind
 
 ITEM_KEY = "uq_items_user_kind_external"
 
@@ -63,9 +64,9 @@ def check_limits(request: IngestRequest, limits: IngestSettings) -> None:
 
 def _row(org_id: int, user_pk: int, job_id: str, source: str, item: EventIn | DocumentIn) -> dict:
     if isinstance(item, EventIn):
-        kind, external_id, title = "event", item.event_id, None
+        kind, external_id, title = ItemKind.EVENT, item.event_id, None
     else:
-        kind, external_id, title = "document", item.document_id, item.title
+        kind, external_id, title = ItemKind.DOCUMENT, item.document_id, item.title
     return {
         "org_id": org_id,
         "user_pk": user_pk,
@@ -79,7 +80,7 @@ def _row(org_id: int, user_pk: int, job_id: str, source: str, item: EventIn | Do
         "content_hash": content_hash(item.content),
         "meta": item.metadata or {},
         "job_id": job_id,
-        "state": "pending",
+        "state": ItemState.PENDING,
     }
 
 
@@ -88,9 +89,7 @@ def accept(
 ) -> Accepted:
     """Store what is new in `request` and the job for it; see the module docstring."""
     check_limits(request, limits)
-    user = users.get_or_create(session, org_id, request.user_id).user
-    if user.status == "deleting":
-        raise UserDeleting(request.user_id)
+    user = users.writable(users.get_or_create(session, org_id, request.user_id).user)
     job_id = jobs.new_id()
 
     # A repeated id inside one request is a duplicate too: the first event wins,
@@ -115,26 +114,27 @@ def accept(
         }
         upsert = stmt.on_conflict_do_update(
             constraint=ITEM_KEY,
-            set_={**changed, "job_id": job_id, "state": "pending", "updated_at": func.now()},
+            set_={
+                **changed,
+                "job_id": job_id,
+                "state": ItemState.PENDING,
+                "updated_at": func.now(),
+            },
             where=Item.content_hash != stmt.excluded.content_hash,
         ).returning(Item.id)
         new_documents = len(session.execute(upsert, rows).all())
     accepted = new_events + new_documents
     duplicates = len(request.events) + len(request.documents) - accepted
-    session.add(
-        Job(
-            id=job_id,
-            org_id=org_id,
-            user_id=request.user_id,
-            user_pk=user.id,
-            kind="ingest",
-            status="queued" if accepted else "succeeded",
-            items=accepted,
-            duplicates=duplicates,
-            timings={},
-            finished_at=None if accepted else func.now(),
-            published_at=func.now() if accepted else None,
-        )
+    jobs.create(
+        session,
+        job_id,
+        JobKind.INGEST,
+        org_id,
+        request.user_id,
+        user.id,
+        items=accepted,
+        duplicates=duplicates,
+        done=not accepted,
     )
     now = session.execute(select(func.now())).scalar_one()
     return Accepted(job_id, new_events, new_documents, duplicates, now, queued=accepted > 0)

@@ -1,16 +1,17 @@
-"""The ingest job: pending items → chunks → vectors → Qdrant and Postgres, exactly once.
+"""The worker half of ingestion: pending items → chunks → vectors → points and chunk rows.
 
 Three steps, and no database session is held across the model or the index
 except where noted:
 
 1. claim (one short transaction): mark the job running, read its pending items;
-2. chunk and embed, with no transaction open: the slow part;
-3. write (one transaction, under the user's advisory lock): re-check that the
+2. chunk and embed, with no transaction open: the slow part, checked against
+   the job's time limit between slices of texts;
+3. write (one transaction, under the user's write lock): re-check that the
    user is not being deleted and that each item still has the content that was
    embedded, upsert the points (deterministic ids, so a re-run overwrites),
    remove points of ordinals a shorter new version no longer has, replace the
    chunk rows, mark items indexed and the job succeeded. The lock serialises
-   this step with other jobs and with deletion for the same user, so a stale
+   this step with other jobs and with the erasure of the same user, so a stale
    job can never write after a newer one or after an erasure; the index write
    inside it is milliseconds.
 
@@ -25,32 +26,26 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from pipeline import jobs
+from pipeline import jobs, users
 from pipeline.chunking import Piece, Source, header
 from pipeline.db.engine import session_scope
-from pipeline.db.models import Chunk, Item, User
+from pipeline.db.models import Chunk, Item
 from pipeline.embedding import MODEL_NAME
-from pipeline.errors import Retryable
+from pipeline.errors import transient_is_retryable
 from pipeline.runtime import Runtime
-from pipeline.vectors import Point
+from pipeline.status import ItemState, JobStatus
+from pipeline.vectors import Point, chunk_point_id, tenant_key
 
-log = logging.getLogger("persona.indexing")
-POINT_NAMESPACE = uuid.UUID("6f1c1f3e-5b7a-4f0e-9a51-1d2b7c9e0a42")
+log = logging.getLogger("persona.ingest")
 
-
-def point_id(org_id: int, user_pk: int, kind: str, external_id: str, ordinal: int) -> str:
-    """The same chunk always gets the same point id, so writing it twice leaves one copy."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{org_id}/{user_pk}/{kind}/{external_id}/{ordinal}"))
-
-
-def tenant_key(org_id: int, user_pk: int) -> str:
-    return f"{org_id}:{user_pk}"
+EMBED_SLICE = 256
+"""Texts embedded between two looks at the job's time limit (about a second of work)."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +64,34 @@ class Work:
     user_pk: int
     items: list[PendingItem]
 
+    def point_id(self, item: PendingItem, ordinal: int) -> str:
+        return chunk_point_id(self.org_id, self.user_pk, item.kind, item.external_id, ordinal)
+
+
+class Ran(StrEnum):
+    """What one run of an ingest job came to."""
+
+    SUCCEEDED = JobStatus.SUCCEEDED.value
+    FAILED = JobStatus.FAILED.value
+    SKIPPED = "skipped"  # finished already: a redelivered message
+    BUSY = "busy"  # no embedding slot freed in time: the job is untouched, still queued
+
 
 @dataclass(frozen=True)
 class Outcome:
     job_id: str
-    status: str  # succeeded | failed | skipped | busy (no embedding slot: still queued)
+    status: Ran
     chunks: int = 0
     reason: str | None = None
 
 
+class Dropped(Exception):
+    """The job's work cannot be written (the user is going or gone, the job ran past its
+    time limit): it ends failed, with this as the reason its client reads."""
+
+
 def claim(session: Session, job_id: str) -> Work | None:
+    """Step 1: the job marked running and its pending items; None if it is finished."""
     job = jobs.claim(session, job_id)
     if job is None:
         return None
@@ -94,7 +107,7 @@ def claim(session: Session, job_id: str) -> Work | None:
             Item.ts,
             Item.content,
         )
-        .where(Item.job_id == job_id, Item.state == "pending")
+        .where(Item.job_id == job_id, Item.state == ItemState.PENDING)
         .order_by(Item.id)
     )
     items = [
@@ -110,26 +123,23 @@ def claim(session: Session, job_id: str) -> Work | None:
     return Work(job_id, job.org_id, job.user_pk, items)
 
 
-def embed_pieces(runtime: Runtime, pieces: list[Piece]) -> list[list[float]]:
-    """Vectors for `pieces`, each distinct text embedded once, shortest first so that a
-    batch pads to similar lengths (padding is most of the cost of mixed batches)."""
+def embed_pieces(runtime: Runtime, pieces: list[Piece], deadline: float) -> list[list[float]]:
+    """Step 2: vectors for `pieces`, each distinct text embedded once, shortest first so
+    that a batch pads to similar lengths (padding is most of the cost of mixed batches).
+    The caller holds one of the runtime's embedding slots. Raises `Dropped` once
+    `deadline` (a `time.monotonic()`) has passed."""
     unique = sorted({p.embed_text: p.token_count for p in pieces}.items(), key=lambda kv: kv[1])
     texts = [t for t, _ in unique]
-    vectors = runtime.embed(texts)
-    by_text = dict(zip(texts, vectors, strict=True))
+    by_text: dict[str, list[float]] = {}
+    for start in range(0, len(texts), EMBED_SLICE):
+        if time.monotonic() > deadline:
+            raise Dropped(
+                f"the job ran past its time limit after embedding {start} of {len(texts)} "
+                "texts (PERSONA_INGEST_JOB_TIME_LIMIT_S); send its items in smaller requests"
+            )
+        batch = texts[start : start + EMBED_SLICE]
+        by_text.update(zip(batch, runtime.embedder.embed(batch), strict=True))
     return [by_text[p.embed_text] for p in pieces]
-
-
-USER_LOCK_SPACE = 1  # the two-int advisory lock space; the one-bigint space is separate
-
-
-def lock_user(session: Session, user_pk: int) -> None:
-    """Serialise this transaction with every other write to the user's index entries
-    (other jobs, an erasure) until it ends."""
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(:space, :key)"),
-        {"space": USER_LOCK_SPACE, "key": user_pk % 2**31},
-    )
 
 
 def payload(work: Work, item: PendingItem, piece: Piece) -> dict[str, object]:
@@ -152,6 +162,21 @@ def payload(work: Work, item: PendingItem, piece: Piece) -> dict[str, object]:
     }
 
 
+def _still_current(session: Session, work: Work) -> list[PendingItem]:
+    """The items of `work` whose stored content is still the one that was embedded."""
+    hashes = {i.id: i.content_hash for i in work.items}
+    current = {
+        row.id
+        for row in session.execute(
+            select(Item.id, Item.content_hash).where(
+                Item.id.in_(hashes), Item.job_id == work.job_id, Item.state == ItemState.PENDING
+            )
+        )
+        if hashes[row.id] == row.content_hash
+    }
+    return [i for i in work.items if i.id in current]
+
+
 def write(
     session: Session,
     runtime: Runtime,
@@ -160,41 +185,18 @@ def write(
     vectors: dict[int, list[list[float]]],
 ) -> int:
     """Step 3 of the module docstring; returns the number of chunks written."""
-    lock_user(session, work.user_pk)
-    status = session.execute(select(User.status).where(User.id == work.user_pk)).scalar()
-    if status != "active":
-        raise UserGone(f"user is {'being deleted' if status else 'deleted'}; nothing indexed")
-    hashes = {i.id: i.content_hash for i in work.items}
-    current = {
-        row.id
-        for row in session.execute(
-            select(Item.id, Item.content_hash).where(
-                Item.id.in_(hashes), Item.job_id == work.job_id, Item.state == "pending"
-            )
-        )
-        if hashes[row.id] == row.content_hash
-    }
-    items = [i for i in work.items if i.id in current]
+    if not users.hold(session, work.user_pk):
+        raise Dropped("the user is being deleted or is gone; nothing indexed")
+    items = _still_current(session, work)
     placed = [
-        (
-            i,
-            piece,
-            vector,
-            point_id(work.org_id, work.user_pk, i.kind, i.external_id, piece.ordinal),
-        )
+        (i, piece, vector, work.point_id(i, piece.ordinal))
         for i in items
         for piece, vector in zip(chunked[i.id], vectors[i.id], strict=True)
     ]
     new_counts = {i.id: len(chunked[i.id]) for i in items}
     by_id = {i.id: i for i in items}
     stale = [
-        point_id(
-            work.org_id,
-            work.user_pk,
-            by_id[r.item_id].kind,
-            by_id[r.item_id].external_id,
-            r.ordinal,
-        )
+        work.point_id(by_id[r.item_id], r.ordinal)
         for r in session.execute(
             select(Chunk.item_id, Chunk.ordinal).where(Chunk.item_id.in_(list(new_counts)))
         )
@@ -221,22 +223,11 @@ def write(
         ]
         session.execute(insert(Chunk), rows)  # executemany: batched by the driver
         session.execute(
-            update(Item).where(Item.id.in_(ids)).values(state="indexed", updated_at=func.now())
+            update(Item)
+            .where(Item.id.in_(ids))
+            .values(state=ItemState.INDEXED, updated_at=func.now())
         )
     return len(placed)
-
-
-class UserGone(Exception):
-    """The user was deleted or is being deleted: the job drops its work."""
-
-
-# Failures that a later attempt can outlive: a server restarting, a connection cut.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def run_ingest_job(runtime: Runtime, job_id: str, slot_wait_s: float | None = None) -> Outcome:
@@ -248,42 +239,39 @@ def run_ingest_job(runtime: Runtime, job_id: str, slot_wait_s: float | None = No
     """
     with runtime.embedding_slot(slot_wait_s) as held:
         if not held:
-            return Outcome(job_id, "busy")
-        try:
+            return Outcome(job_id, Ran.BUSY)
+        with transient_is_retryable():
             return _run(runtime, job_id)
-        except TRANSIENT as exc:
-            raise Retryable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _run(runtime: Runtime, job_id: str) -> Outcome:
     t0 = time.perf_counter()
+    deadline = time.monotonic() + runtime.settings.ingest.job_time_limit_s
     with session_scope(runtime.engine) as session:
         work = claim(session, job_id)
     if work is None:
-        return Outcome(job_id, "skipped")
+        return Outcome(job_id, Ran.SKIPPED)
     t1 = time.perf_counter()
     pieces = runtime.chunker.split_many([i.source for i in work.items])
     chunked = {i.id: p for i, p in zip(work.items, pieces, strict=True)}
     t2 = time.perf_counter()
-    flat = [p for i in work.items for p in chunked[i.id]]
-    flat_vectors = embed_pieces(runtime, flat)
-    vectors: dict[int, list[list[float]]] = {}
-    cursor = 0
-    for item in work.items:
-        n = len(chunked[item.id])
-        vectors[item.id] = flat_vectors[cursor : cursor + n]
-        cursor += n
-    t3 = time.perf_counter()
     try:
+        flat = embed_pieces(runtime, [p for i in work.items for p in chunked[i.id]], deadline)
+        vectors: dict[int, list[list[float]]] = {}
+        cursor = 0
+        for item in work.items:
+            n = len(chunked[item.id])
+            vectors[item.id] = flat[cursor : cursor + n]
+            cursor += n
+        t3 = time.perf_counter()
         with session_scope(runtime.engine) as session:
             written = write(session, runtime, work, chunked, vectors)
             t4 = time.perf_counter()
             timings = jobs.stage_ms(t0, ("claim", t1), ("chunk", t2), ("embed", t3), ("write", t4))
             jobs.succeed(session, job_id, chunks=written, timings=timings)
-    except UserGone as gone:
-        with session_scope(runtime.engine) as session:
-            jobs.fail(session, job_id, str(gone))
-        return Outcome(job_id, "failed", reason=str(gone))
+    except Dropped as dropped:
+        jobs.fail_now(runtime.engine, job_id, str(dropped))
+        return Outcome(job_id, Ran.FAILED, reason=str(dropped))
     log.info(
         "job %s: %d items, %d chunks in %.0f ms",
         job_id,
@@ -291,4 +279,4 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
         written,
         timings["total_ms"],
     )
-    return Outcome(job_id, "succeeded", chunks=written)
+    return Outcome(job_id, Ran.SUCCEEDED, chunks=written)

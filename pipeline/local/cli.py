@@ -29,13 +29,13 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.database.url:
         yield settings.database.url
         return
-    from pipeline.supervisor import running_urls
+    from pipeline.local.supervisor import running_urls
 
     running = running_urls(settings.data_dir.resolve()).get("database_url")
     if running:
         yield running
         return
-    from pipeline.embedded import EmbeddedPostgres
+    from pipeline.local.embedded import EmbeddedPostgres
 
     postgres = EmbeddedPostgres(settings.data_dir.resolve() / "postgres")
     postgres.start()
@@ -49,7 +49,7 @@ def database_url(settings: Settings) -> Iterator[str]:
 @app.command()
 def run() -> None:
     """Start the whole system (embedded servers unless URLs are set) until Ctrl-C."""
-    from pipeline.supervisor import run as run_system
+    from pipeline.local.supervisor import run as run_system
 
     settings = get_settings()
     configure_logging(settings.log_level)

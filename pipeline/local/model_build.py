@@ -301,7 +301,7 @@ def bert_graph(weights: dict[str, np.ndarray], config: dict[str, Any]) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m pipeline.model_build --target DIR`: build (or confirm) the model folder."""
+    """`python -m pipeline.local.model_build --target DIR`: build (or confirm) the model folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=Path, required=True, help="folder to build into")
     parser.add_argument("--force", action="store_true", help="rebuild even if current")

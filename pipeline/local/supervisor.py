@@ -26,7 +26,7 @@ import httpx
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.migrate import upgrade
-from pipeline.embedded import EmbeddedPostgres, EmbeddedRedis, process
+from pipeline.local.embedded import EmbeddedPostgres, EmbeddedRedis, process
 from pipeline.messages import Queue
 
 log = logging.getLogger("persona.run")

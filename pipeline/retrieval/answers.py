@@ -19,8 +19,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from pipeline import llm, retrieval
-from pipeline.retrieval import Found
+from pipeline import llm
+from pipeline.retrieval.search import Found, search
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest, QueryRequest, QueryResponse
 
@@ -132,7 +132,7 @@ def answer(runtime: Runtime, org_id: int, request: QueryRequest) -> QueryRespons
     Raises UserNotFound for an unknown user. Never fails because of the LLM: its
     errors and timeouts fall back to the extractive answer.
     """
-    found = retrieval.search(
+    found = search(
         runtime,
         org_id,
         ChunksRequest(

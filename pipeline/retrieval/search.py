@@ -32,16 +32,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from pipeline import users
 from pipeline.db.engine import read_scope, session_scope
 from pipeline.db.models import Chunk, Item
-from pipeline.indexing import tenant_key
+from pipeline.retrieval import lexical
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest
-from pipeline.vectors import Hit, SearchFilter
+from pipeline.status import ItemKind
+from pipeline.vectors import Hit, SearchFilter, tenant_key
 
 # Weight of the lexical evidence beside the cosine, chosen on `make eval` among 0.05-0.5
 # (0.1 was best on every kind but one; see the issue's note for the table).
@@ -59,72 +59,10 @@ class Found:
     bm25: float | None  # lexical score, when the lexical side found it
 
 
-# BM25 (k1 = 1.2, b = 0.75) over the user's chunks, with the statistics (chunk count,
-# mean length, document frequency) of those chunks, so they are exact for the user
-# (under the filters). The user's rows are read first (MATERIALIZED) and scored there: a
-# GIN index over every user's vectors made the planner fetch every user's matches, 31 of
-# 38 ms at a million chunks (bench-query), where a user's own thousand rows take about 3.
-# `setweight` marks the query's lexemes in each vector and `ts_filter` keeps only them,
-# so a chunk yields its matching lexemes alone rather than all of them to be sifted
-# (half the time at a million chunks); the arithmetic is float8, not numeric, for the same
-# reason.
-_BM25 = """
-WITH q AS (
-    SELECT array_agg(DISTINCT lex) AS lexes
-    FROM unnest(tsvector_to_array(to_tsvector('english', :query))) AS lex
-),
-mine AS MATERIALIZED (
-    SELECT c.point_id, c.search
-    FROM chunks c {join}
-    WHERE c.user_pk = :user_pk {filters}
-),
-tf AS (
-    SELECT mine.point_id, t.lexeme,
-           cardinality(t.positions)::float8 AS tf, length(mine.search)::float8 AS dl
-    FROM q, mine
-    CROSS JOIN LATERAL unnest(ts_filter(setweight(mine.search, 'A', q.lexes), '{{a}}')) AS t
-),
-df AS (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme),
-stats AS (
-    SELECT count(*)::float8 AS n, greatest(avg(length(search))::float8, 1) AS avgdl FROM mine
-)
-SELECT tf.point_id,
-       sum(ln(1 + (stats.n - df.df + 0.5) / (df.df + 0.5))
-           * tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * tf.dl / stats.avgdl))) AS score
-FROM tf JOIN df USING (lexeme) CROSS JOIN stats
-GROUP BY tf.point_id
-ORDER BY score DESC, tf.point_id
-LIMIT :depth
-"""
-
-
 def _since(freshness_days: int | None) -> datetime | None:
     if freshness_days is None:
         return None
     return datetime.now(UTC) - timedelta(days=freshness_days)
-
-
-def lexical(
-    session: Session | Connection,
-    user_pk: int,
-    request: ChunksRequest,
-    since: datetime | None,
-    depth: int,
-) -> list[tuple[str, float]]:
-    """(point id, BM25 score) of the user's best lexical matches, best first."""
-    filters, params = [], {"query": request.query, "user_pk": user_pk, "depth": depth}
-    if since is not None:
-        filters.append("AND i.ts >= :since")
-        params["since"] = since
-    if request.sources:
-        filters.append("AND i.source = ANY (:sources)")
-        params["sources"] = request.sources
-    if request.types:
-        filters.append("AND i.type = ANY (:types)")
-        params["types"] = request.types
-    join = "JOIN items i ON i.id = c.item_id" if filters else ""
-    sql = text(_BM25.format(join=join, filters=" ".join(filters)))
-    return [(str(r.point_id), float(r.score)) for r in session.execute(sql, params)]
 
 
 def fuse(
@@ -143,10 +81,10 @@ def fuse(
     cosine = dict(by_meaning)
     floor = min(cosine.values(), default=0.0)
     best = max((score for _, score in by_words), default=0.0)
-    lexical = {pid: score / best for pid, score in by_words} if best > 0 else {}
+    relative = {pid: score / best for pid, score in by_words} if best > 0 else {}
     fused = {
-        pid: cosine.get(pid, floor) + LEXICAL_WEIGHT * lexical.get(pid, 0.0)
-        for pid in cosine.keys() | lexical.keys()
+        pid: cosine.get(pid, floor) + LEXICAL_WEIGHT * relative.get(pid, 0.0)
+        for pid in cosine.keys() | relative.keys()
     }
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -165,7 +103,7 @@ def _words(
         with read_scope(runtime.engine) as connection:
             user_pk = users.pk(connection, org_id, request.user_id)
             user.set_result(user_pk)
-            return lexical(connection, user_pk, request, since, depth)
+            return lexical.rank(connection, user_pk, request, since, depth)
     except BaseException as exc:
         if not user.done():
             user.set_exception(exc)
@@ -209,7 +147,7 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
         view = shown.get(pid)
         if view is None:
             continue
-        is_event = view.kind == "event"
+        is_event = view.kind == ItemKind.EVENT
         chunk = ChunkOut(
             chunk_id=pid,
             text=f"{view.context} {view.text}" if view.context else view.text,

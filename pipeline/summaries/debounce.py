@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import redis
 
+from pipeline import keyspace
+
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -53,11 +55,11 @@ return 0
 
 
 def due_key(user_pk: int) -> str:
-    return f"persona:user:{user_pk}:summary-due"
+    return keyspace.user_key(user_pk, "summary-due")
 
 
 def pending_key(user_pk: int) -> str:
-    return f"persona:user:{user_pk}:summary-check"
+    return keyspace.user_key(user_pk, "summary-check")
 
 
 def _ttl_ms(quiet_s: float) -> int:

@@ -29,11 +29,10 @@ from sqlalchemy import select
 
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item
-from pipeline.indexing import tenant_key
 from pipeline.runtime import Runtime
 from pipeline.summaries import writing
 from pipeline.summaries.purposes import KEYWORD_RATIO, Purpose, keyword_hits
-from pipeline.vectors import SearchFilter
+from pipeline.vectors import SearchFilter, tenant_key
 
 SUPPORT_COSINE = 0.8  # another event saying nearly the same thing
 # A chosen fact speaks for the events that say nearly the same thing (its support):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 DEFAULT = "general"
 KEYWORD_RATIO = 0.35
-MAX_LENGTH = 200
 
 # Trait groups, rendered by `traits.sentences` in this order.
 NAME, ROLE, NOTES, PLACE, HANDLES, OTHER = "name", "role", "notes", "place", "handles", "other"

@@ -19,20 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from pipeline import llm
+from pipeline import llm, users
 from pipeline.config import LLMSettings
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job, User
-from pipeline.errors import Retryable
-from pipeline.indexing import TRANSIENT
+from pipeline.errors import transient_is_retryable
 from pipeline.runtime import Runtime
 from pipeline.schemas import SummaryQuery
+from pipeline.status import SummarySource, UserStatus
 from pipeline.summaries import debounce, facts, generate, purposes, store, traits, writing
 from pipeline.summaries.store import Params, Profile, Stored, Version
 
 log = logging.getLogger("persona.summaries")
 
-RETRY_ON: tuple[type[BaseException], ...] = (*TRANSIENT, RedisError)
 FactsCache = dict[tuple[str, datetime | None], list[facts.Fact]]
 
 
@@ -81,18 +80,21 @@ def write(
     llm_settings = llm_settings or settings.llm
     if not llm_settings.enabled:
         raw = json.dumps([store.EXTRACTIVE, params.max_chars, sentences], ensure_ascii=False)
-        return Written(text, "extractive", hashlib.sha256(raw.encode()).hexdigest())
+        return Written(text, SummarySource.EXTRACTIVE, hashlib.sha256(raw.encode()).hexdigest())
     request = generate.prompt(purpose, sentences, params.max_chars)
     input_hash = generate.input_hash(store.generator(settings), request)
-    if previous is not None and previous.source == "llm" and previous.input_hash == input_hash:
-        return Written(previous.summary, "llm", input_hash)
+    if (
+        previous is not None
+        and previous.source == SummarySource.LLM
+        and previous.input_hash == input_hash
+    ):
+        return Written(previous.summary, SummarySource.LLM, input_hash)
     try:
-        return Written(
-            generate.generate(llm_settings, request, params.max_chars), "llm", input_hash
-        )
+        generated = generate.generate(llm_settings, request, params.max_chars)
     except llm.LLMUnavailable as exc:
         log.warning("LLM unavailable, summary of user %d is extractive: %s", user.pk, exc)
-        return Written(text, "fallback", input_hash)
+        return Written(text, SummarySource.FALLBACK, input_hash)
+    return Written(generated, SummarySource.LLM, input_hash)
 
 
 def _save(
@@ -107,7 +109,7 @@ def _save(
     """Store and cache `written` under the user's lock, unless the user is being deleted
     (then it is only answered): an erasure never finds a summary written after it."""
     with session_scope(runtime.engine) as session:
-        if not store.hold_user(session, user.pk, wait=True):
+        if not users.hold(session, user.pk):
             now = datetime.now(UTC)
             return Stored(written.text, now, str(current), written.source, now, written.input_hash)
         stored = store.save(
@@ -167,9 +169,9 @@ def refresh_user(runtime: Runtime, user_pk: int) -> int:
 
 def _active_profile(session: Session, user_pk: int) -> Profile | None:
     user = session.get(User, user_pk)
-    if user is None or user.status != "active":
+    if user is None or user.status != UserStatus.ACTIVE:
         return None  # deleted or being deleted: nothing to refresh
-    return Profile(user.id, user.org_id, user.user_id, dict(user.traits or {}), user.status)
+    return store.as_profile(user)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def note_ingested(runtime: Runtime, job_id: str) -> Due | None:
         with session_scope(runtime.engine) as session:
             user_pk = session.execute(select(Job.user_pk).where(Job.id == job_id)).scalar()
             # Under the user's lock, and only for an active user: no mark after an erasure.
-            if user_pk is None or not store.hold_user(session, user_pk, wait=True):
+            if user_pk is None or not users.hold(session, user_pk):
                 return None
             if debounce.note(runtime.redis, user_pk, quiet_s):
                 return Due(user_pk, quiet_s)
@@ -215,8 +217,6 @@ def settle(runtime: Runtime, user_pk: int, *, claimed: bool = False) -> float | 
             return outcome.wait_s
         if not outcome.claimed:
             return None
-    try:
+    with transient_is_retryable():
         refresh_user(runtime, user_pk)
-    except RETRY_ON as exc:
-        raise Retryable(f"summary refresh of user {user_pk}: {exc}") from exc
     return None

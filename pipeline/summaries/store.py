@@ -1,8 +1,8 @@
 """Where summaries are kept and how a reader knows one is fresh, without touching a worker.
 
 A summary is stored per user and per request parameters (purpose, max_chars,
-freshness_days) in Postgres, the truth, with a hot copy in Redis under
-`persona:user:{user_pk}:summary:{key}`. Each carries the *version* of the data
+freshness_days) in Postgres, the truth, with a hot copy in Redis under the
+user's prefix (`keyspace.user_key(user_pk, "summary", key)`). Each carries the *version* of the data
 it was written from:
 
 - the user's data sequence: the largest chunk id of the user. Chunk rows are
@@ -29,14 +29,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import case, func, select, text
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from pipeline import keyspace, users
 from pipeline.config import Settings
 from pipeline.db.models import Chunk, Summary, User
-from pipeline.errors import UserNotFound
 from pipeline.schemas import SummaryQuery
+from pipeline.status import SummarySource
 from pipeline.summaries import purposes, traits
 
 EXTRACTIVE = "extractive-1"  # bump when the extractive text for the same data changes
@@ -90,7 +91,7 @@ class Stored:
     summary: str
     generated_at: datetime
     version: str
-    source: str  # extractive | llm | fallback (extractive because the LLM failed)
+    source: str  # a SummarySource
     computed_at: datetime
     input_hash: str = ""  # what the text was written from (see generate.input_hash)
 
@@ -141,16 +142,16 @@ def today() -> date:
 
 
 def hot_key(user_pk: int, params: Params) -> str:
-    return f"persona:user:{user_pk}:summary:{params.key}"
+    return keyspace.user_key(user_pk, "summary", params.key)
+
+
+def as_profile(user: User) -> Profile:
+    return Profile(user.id, user.org_id, user.user_id, dict(user.traits or {}), user.status)
 
 
 def profile(session: Session, org_id: int, user_id: str) -> Profile:
-    user = session.execute(
-        select(User).where(User.org_id == org_id, User.user_id == user_id)
-    ).scalar_one_or_none()
-    if user is None:
-        raise UserNotFound(user_id)
-    return Profile(user.id, user.org_id, user.user_id, dict(user.traits or {}), user.status)
+    """The user as a summary sees them; USER_NOT_FOUND if there is no such user."""
+    return as_profile(users.find(session, org_id, user_id))
 
 
 def data_seq(session: Session, user_pk: int) -> int:
@@ -175,28 +176,11 @@ def version(
 def _fresh(stored: Stored | None, current: Version, settings: Settings) -> Stored | None:
     if stored is None or stored.version != str(current):
         return None
-    if stored.source == "fallback":
+    if stored.source == SummarySource.FALLBACK:
         age = datetime.now(UTC) - stored.computed_at
         if age.total_seconds() > settings.summaries.llm_retry_s:
             return None  # give the LLM another chance
     return stored
-
-
-# The advisory lock every write of a user's data takes (`indexing.lock_user`), and an
-# erasure too: a key written under it can never outlive the user's erasure.
-USER_LOCK_SPACE = 1
-
-
-def hold_user(session: Session, user_pk: int, *, wait: bool) -> bool:
-    """Take the user's write lock for this transaction (or try to, without waiting) and
-    say whether the user is still active: only then may their keys and rows be written."""
-    key = {"space": USER_LOCK_SPACE, "key": user_pk % 2**31}
-    if wait:
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), key)
-    elif not session.execute(text("SELECT pg_try_advisory_xact_lock(:space, :key)"), key).scalar():
-        return False
-    status = session.execute(select(User.status).where(User.id == user_pk)).scalar()
-    return status == "active"
 
 
 def read_fresh(
@@ -217,7 +201,7 @@ def read_fresh(
         select(Summary).where(Summary.user_pk == user.pk, Summary.cache_key == params.key)
     ).scalar_one_or_none()
     stored = _fresh(_stored(row), current, settings) if row is not None else None
-    if stored is not None and hold_user(session, user.pk, wait=False):
+    if stored is not None and users.hold(session, user.pk, wait=False):
         put_hot(cache, user.pk, params, stored, settings)
     return stored
 
@@ -248,7 +232,7 @@ def put_hot(
     cache: redis.Redis, user_pk: int, params: Params, stored: Stored, settings: Settings
 ) -> None:
     ttl = settings.summaries.cache_ttl_s
-    if stored.source == "fallback":
+    if stored.source == SummarySource.FALLBACK:
         ttl = max(1, int(settings.summaries.llm_retry_s))
     cache.set(hot_key(user_pk, params), json.dumps(stored.to_json()), ex=ttl)
 

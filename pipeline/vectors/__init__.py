@@ -17,7 +17,9 @@ from pipeline.vectors.base import (
     Point,
     SearchFilter,
     VectorIndex,
+    chunk_point_id,
     point_id,
+    tenant_key,
 )
 
 __all__ = [
@@ -28,8 +30,10 @@ __all__ = [
     "Point",
     "SearchFilter",
     "VectorIndex",
+    "chunk_point_id",
     "open_index",
     "point_id",
+    "tenant_key",
 ]
 
 

@@ -131,6 +131,20 @@ class IndexLocked(PersonaError):
         self.path = path
 
 
+def tenant_key(org_id: int, user_pk: int) -> str:
+    """The `tenant` of a user's points: every write, search, count and erasure of the
+    user's vectors goes through it, so no two spellings can disagree."""
+    return f"{org_id}:{user_pk}"
+
+
+POINT_NAMESPACE = uuid.UUID("6f1c1f3e-5b7a-4f0e-9a51-1d2b7c9e0a42")
+
+
+def chunk_point_id(org_id: int, user_pk: int, kind: str, external_id: str, ordinal: int) -> str:
+    """The same chunk always gets the same point id, so writing it twice leaves one copy."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{org_id}/{user_pk}/{kind}/{external_id}/{ordinal}"))
+
+
 def point_id(raw: str | uuid.UUID) -> str:
     """The canonical form of a point id, so ids read back compare equal to ids written."""
     try:

@@ -124,10 +124,6 @@ class EdgeIndex(VectorIndex):
 
     # --- lifetime -----------------------------------------------------------
 
-    def flush(self) -> None:
-        """Write segments out now; the WAL already makes acknowledged writes durable."""
-        self._live().flush()
-
     def close(self) -> None:
         with self._state:
             shard, self._shard = self._shard, None

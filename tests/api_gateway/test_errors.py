@@ -101,7 +101,7 @@ def test_unexpected_exception_is_500_envelope(in_process: Settings) -> None:
 
 
 def test_readyz_is_503_when_redis_is_down(services: Services) -> None:
-    from pipeline.embedded.process import free_port
+    from pipeline.local.embedded.process import free_port
 
     settings = Settings(
         database={"url": services.database_url},

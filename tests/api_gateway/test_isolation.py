@@ -23,7 +23,7 @@ from api_gateway.main import create_app
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
-from tests.workers.test_ingest_flow import wait_job
+from tests.helpers import wait_job
 
 EXEMPT = {
     ("GET", "/healthz"),  # liveness: names no tenant

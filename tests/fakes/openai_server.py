@@ -35,6 +35,7 @@ class FakeOpenAI:
         self.reply: Reply = echo_first_source
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._closed = threading.Event()  # ends every stall
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,8 +48,8 @@ class FakeOpenAI:
                 elif fake.mode == "error":
                     self._send(500, {"error": {"message": "model crashed"}})
                 else:
-                    if fake.mode == "slow":
-                        time.sleep(fake.stall_s)
+                    if fake.mode == "slow":  # a model that answers late, or at shutdown
+                        fake._closed.wait(fake.stall_s)
                     self._send(200, _completion(body, fake.reply(body)))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -77,6 +78,7 @@ class FakeOpenAI:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self._closed.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import psycopg
 import pytest
 import redis
 
-from pipeline.embedded import (
+from pipeline.local.embedded import (
     SERVICE_ACCOUNT,
     DataDirInUseError,
     EmbeddedPostgres,
@@ -30,6 +29,7 @@ from pipeline.embedded import (
     EmbeddedStack,
     ServerStartError,
 )
+from tests.helpers import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,11 +84,10 @@ def _server_pids(stack: EmbeddedStack) -> list[int]:
     return [postmaster, *_children(postmaster), redis_pid]
 
 
-def _wait_gone(pids: list[int], timeout: float = 20.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+def _wait_gone(pids: list[int], timeout: float = 20.0) -> None:
+    wait_for(
+        lambda: not [pid for pid in pids if _running(pid)], timeout, f"{pids} to exit", poll=0.05
+    )
 
 
 def test_urls_point_at_the_running_servers(stack: EmbeddedStack) -> None:
@@ -151,15 +150,15 @@ def test_restart_after_the_servers_were_killed(stack: EmbeddedStack) -> None:
     assert (stack.postgres.data_dir / "postmaster.pid").exists()
     stack.start()
     assert _read_sample(stack) == (["kept"], b"kept")
-    assert _wait_gone(pids) == []
+    _wait_gone(pids)
 
 
 SUPERVISOR = """
-import json, sys, time
-from pipeline.embedded import EmbeddedStack
+import json, signal, sys
+from pipeline.local.embedded import EmbeddedStack
 stack = EmbeddedStack(sys.argv[1]).start()
 print(json.dumps({"postgres": stack.postgres.pid, "redis": stack.redis.pid}), flush=True)
-time.sleep(600)
+signal.pause()  # until killed
 """
 
 
@@ -181,7 +180,7 @@ def test_servers_shut_down_cleanly_when_their_supervisor_is_killed(data_dir: Pat
     finally:
         supervisor.kill()
         supervisor.wait()
-    assert _wait_gone([started["postgres"], started["redis"]]) == []
+    _wait_gone([started["postgres"], started["redis"]])
     postgres_log = (data_dir / "postgres" / "postgres.log").read_text()
     assert "received fast shutdown request" in postgres_log  # SIGINT, not a crash
     with EmbeddedStack(data_dir) as again:  # the folder is free again

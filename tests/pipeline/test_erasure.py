@@ -4,17 +4,18 @@ user only, and never while an indexing write for the user holds its lock."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from pipeline import deletion, erasure, keys, users
+from pipeline import keys, users
 from pipeline.db.engine import session_scope
+from pipeline.erasure import request, run
+from pipeline.erasure.footprint import count_rows, user_tables
 from pipeline.errors import UserNotFound
-from pipeline.indexing import lock_user
+from tests.helpers import wait_for
 
 
 def test_every_table_with_a_user_pk_is_erased_for_that_user_only(db: Session) -> None:
@@ -33,30 +34,42 @@ def test_every_table_with_a_user_pk_is_erased_for_that_user_only(db: Session) ->
         text("INSERT INTO later_summaries (user_pk, body) VALUES (:g, 'a'), (:g, 'b'), (:k, 'c')"),
         {"g": gone, "k": kept},
     )
-    assert "later_summaries" in erasure.user_tables(db)
-    assert "jobs" not in erasure.user_tables(db)
-    chunks_first = erasure.user_tables(db)
+    assert "later_summaries" in user_tables(db)
+    assert "jobs" not in user_tables(db)
+    chunks_first = user_tables(db)
     assert chunks_first.index("chunks") < chunks_first.index("items")
 
-    removed = erasure.erase_rows(db, gone)
+    removed = run.erase_rows(db, gone)
     assert removed["later_summaries"] == 2
     assert removed["users"] == 1
-    assert set(erasure.count_rows(db, gone).values()) == {0}
-    assert erasure.count_rows(db, kept)["later_summaries"] == 1
-    assert erasure.count_rows(db, kept)["users"] == 1
+    assert set(count_rows(db, gone).values()) == {0}
+    assert count_rows(db, kept)["later_summaries"] == 1
+    assert count_rows(db, kept)["users"] == 1
 
 
 def test_deletion_request_is_idempotent_while_it_runs(db: Session) -> None:
     org = keys.ensure_org(db, f"erase-{uuid.uuid4().hex[:8]}")
     users.register(db, org, "u", {}, None)
-    first = deletion.request_deletion(db, org, "u")
-    again = deletion.request_deletion(db, org, "u")
+    first = request.request_deletion(db, org, "u")
+    again = request.request_deletion(db, org, "u")
     assert first.new
     assert not again.new
     assert again.job_id == first.job_id
-    assert users.get(db, org, "u").status == "deleting"
+    assert users.find(db, org, "u").status == "deleting"
     with pytest.raises(UserNotFound):
-        deletion.request_deletion(db, org, "nobody")
+        request.request_deletion(db, org, "nobody")
+
+
+def waiting_for_the_write_lock(engine: Engine) -> int:
+    """Sessions blocked on a user's write lock (an advisory lock in its two-int space)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND classid = :space"
+            ),
+            {"space": users.WRITE_LOCK_SPACE},
+        ).scalar_one()
 
 
 def test_erasure_waits_for_an_indexing_write_in_progress(engine) -> None:
@@ -67,16 +80,16 @@ def test_erasure_waits_for_an_indexing_write_in_progress(engine) -> None:
 
     def erase() -> None:
         with session_scope(engine) as session:
-            erasure.erase_rows(session, pk)
+            run.erase_rows(session, pk)
         done.set()
 
     with session_scope(engine) as writer:
-        lock_user(writer, pk)  # an indexing job's write step, mid-way
+        users.lock_writes(writer, pk)  # an indexing job's write step, mid-way
         thread = threading.Thread(target=erase)
         thread.start()
-        time.sleep(0.5)
+        wait_for(lambda: waiting_for_the_write_lock(engine) > 0, what="the erasure to queue")
         assert not done.is_set(), "the erasure ran while a write held the user's lock"
     thread.join(timeout=10)
     assert done.is_set()
     with session_scope(engine) as session:
-        assert erasure.count_rows(session, pk)["users"] == 0
+        assert count_rows(session, pk)["users"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.retrieval import LEXICAL_WEIGHT, fuse
+from pipeline.retrieval.search import LEXICAL_WEIGHT, fuse
 
 
 def test_the_lexical_side_lifts_a_close_dense_second() -> None:

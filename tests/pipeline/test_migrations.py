@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -42,6 +44,30 @@ def test_downgrade_to_base_and_up_again(scratch_url: str) -> None:
     engine.dispose()
 
 
+def snapshot(url: str) -> tuple[str | None, dict[str, list[str]]]:
+    """The revision a database is at, and its tables with their columns and indexes."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            revision = MigrationContext.configure(conn).get_current_revision()
+        inspector = inspect(engine)
+        tables = {
+            table: sorted(
+                [f"{c['name']} {c['type']}" for c in inspector.get_columns(table)]
+                + [f"index {i['name']}" for i in inspector.get_indexes(table)]
+            )
+            for table in inspector.get_table_names()
+        }
+    finally:
+        engine.dispose()
+    return revision, tables
+
+
 def test_upgrade_twice_is_a_no_op(scratch_url: str) -> None:
     upgrade(scratch_url)
+    first = snapshot(scratch_url)
     upgrade(scratch_url)
+    assert snapshot(scratch_url) == first
+    head = ScriptDirectory.from_config(alembic_config(scratch_url)).get_current_head()
+    assert first[0] == head
+    assert {"users", "jobs", "items", "chunks", "summaries"} <= set(first[1])

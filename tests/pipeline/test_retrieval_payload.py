@@ -4,40 +4,28 @@ carried the chunk's words are shown from their rows in PostgreSQL, exactly the s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 
-from pipeline import indexing, ingest, keys, retrieval
-from pipeline.config import Settings
+from pipeline import keys
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item
+from pipeline.ingest import accept
+from pipeline.ingest.index import run_ingest_job
+from pipeline.retrieval.search import search_chunks
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunksRequest, IngestRequest
 from pipeline.vectors import Point
-from tests.conftest import Services
 
 SHOWN_FROM_PAYLOAD = ("text", "context", "at")
 
 
-@pytest.fixture
-def runtime(services: Services, tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database={"url": services.database_url},  # type: ignore[arg-type]
-        embedding={"model_dir": services.model_dir},  # type: ignore[arg-type]
-    )
-    runtime = Runtime(settings)
-    yield runtime
-    runtime.close()
-
-
 def test_points_without_words_in_their_payload_are_shown_from_their_rows(
-    runtime: Runtime, engine: Engine
+    make_runtime: Callable[..., Runtime], engine: Engine
 ) -> None:
+    runtime = make_runtime()
     events = [
         {
             "event_id": "dentist",
@@ -56,10 +44,10 @@ def test_points_without_words_in_their_payload_are_shown_from_their_rows(
     with session_scope(engine) as session:
         org_id = keys.ensure_org(session, f"payload-{uuid.uuid4().hex[:8]}")
         request = IngestRequest.model_validate({"user_id": "u", "source": "gcal", "events": events})
-        accepted = ingest.accept(session, org_id, request, runtime.settings.ingest)
-    assert indexing.run_ingest_job(runtime, accepted.job_id).status == "succeeded"
+        accepted = accept.accept(session, org_id, request, runtime.settings.ingest)
+    assert run_ingest_job(runtime, accepted.job_id).status == "succeeded"
     query = ChunksRequest(user_id="u", query="when is my dentist appointment", top_k=2)
-    from_payload = retrieval.search_chunks(runtime, org_id, query)
+    from_payload = search_chunks(runtime, org_id, query)
     assert from_payload[0].event_id == "dentist"
     assert from_payload[0].text.startswith("2025-10-10 (gcal calendar): Dentist appointment")
     assert from_payload[0].timestamp == datetime.fromisoformat(events[0]["timestamp"])
@@ -81,4 +69,4 @@ def test_points_without_words_in_their_payload_are_shown_from_their_rows(
     runtime.index.upsert(older)
     assert "text" not in runtime.index.retrieve(point_ids[:1])[0].payload
 
-    assert retrieval.search_chunks(runtime, org_id, query) == from_payload
+    assert search_chunks(runtime, org_id, query) == from_payload

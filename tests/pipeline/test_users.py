@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from pipeline import keys, users
 from pipeline.db.engine import session_scope
 from pipeline.db.models import User
 from pipeline.errors import UserDeleting, UserNotFound
+from tests.conftest import set_user_status
 
 
 def test_deep_merge_rules() -> None:
@@ -45,7 +47,7 @@ def test_register_creates_then_merges(db: Session) -> None:
 def test_get_and_patch_unknown_user(db: Session) -> None:
     org = keys.ensure_org(db, "users-test-2")
     with pytest.raises(UserNotFound):
-        users.get(db, org, "ghost")
+        users.find(db, org, "ghost")
     with pytest.raises(UserNotFound):
         users.patch(db, org, "ghost", {"a": 1})
 
@@ -87,6 +89,28 @@ def test_concurrent_registrations_converge_on_one_row(engine) -> None:
         rows = session.execute(
             select(func.count()).where(User.org_id == org, User.user_id == "racer")
         ).scalar_one()
-        traits = users.get(session, org, "racer").traits
+        traits = users.find(session, org, "racer").traits
     assert rows == 1
     assert traits == {f"k{i}": i for i in range(8)}, "no merge was lost to a race"
+
+
+def test_the_write_lock_is_one_per_user_and_only_an_active_user_may_be_written(engine) -> None:
+    """What indexing, summaries and the erasure each take before writing a user's data."""
+    org = f"org-{uuid.uuid4().hex[:12]}"
+    with session_scope(engine) as session:
+        pk = users.get_or_create(session, keys.ensure_org(session, org), "u").user.id
+        other = users.get_or_create(session, keys.ensure_org(session, org), "v").user.id
+
+    with engine.connect() as conn, conn.begin():  # an indexing write or an erasure, running
+        users.lock_writes(Session(bind=conn), pk)
+        with session_scope(engine) as session:
+            assert users.hold(session, pk, wait=False) is False
+        with session_scope(engine) as session:
+            assert users.hold(session, other, wait=False) is True, "another user is free"
+    with session_scope(engine) as session:
+        assert users.hold(session, pk, wait=False) is True
+        assert users.hold(session, pk) is True
+
+    set_user_status(engine, org, "u", "deleting")
+    with session_scope(engine) as session:
+        assert users.hold(session, pk) is False

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
+from tests.helpers import wait_job
+
 TRAITS = {
     "name": "Ash Lewis",
     "role": "founder and CEO",
@@ -58,3 +62,23 @@ def events(
         }
         for i, fact in enumerate(FACTS if facts is None else facts)
     ]
+
+
+def ingest(client: httpx.Client, user_id: str, events: list[dict]) -> None:
+    """Ingest `events` and wait until they are indexed."""
+    answer = client.post("/ingest", json={"user_id": user_id, "events": events})
+    assert answer.status_code == 202, answer.text
+    assert wait_job(client, answer.json()["job_id"])["status"] == "succeeded"
+
+
+def setup_ash(client: httpx.Client, user_id: str = "ash") -> None:
+    """Ash registered with their traits and all their facts indexed."""
+    registered = client.put("/register", json={"user_id": user_id, "traits": TRAITS})
+    assert registered.status_code == 200
+    ingest(client, user_id, events())
+
+
+def summary(client: httpx.Client, user_id: str, **params: object) -> httpx.Response:
+    answer = client.get("/summary", params={"user_id": user_id, **params})
+    assert answer.status_code == 200, answer.text
+    return answer

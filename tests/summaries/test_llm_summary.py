@@ -7,9 +7,9 @@ import time
 from pipeline.summaries import writing
 from tests.conftest import System
 from tests.fakes.openai_server import fake_openai
+from tests.helpers import org_client, wait_for
 from tests.summaries import ash
-from tests.summaries.test_precompute import client
-from tests.summaries.test_summary_flow import ingest, setup_ash, summary
+from tests.summaries.ash import ingest, setup_ash, summary
 
 
 def summarize_facts(body: dict) -> str:
@@ -33,7 +33,7 @@ def test_an_llm_writes_from_the_selected_facts_is_cached_and_falls_back(
         )
         system.start_gateway()
         system.start_worker()
-        http = client(system, engine)
+        http = org_client(system.url, engine)
         setup_ash(http, "ash")
 
         first = summary(http, "ash", purpose="work-style", max_chars=300)
@@ -77,9 +77,14 @@ def test_an_llm_writes_from_the_selected_facts_is_cached_and_falls_back(
 
         # The model is back: a fallback is retried once `llm_retry_s` has passed.
         fake.mode = "ok"
-        time.sleep(1.2)
-        back = summary(http, "ash", purpose="preferences").json()["summary"]
-        assert back.startswith("LLM summary follows here.")
+        asked_before = len(fake.chat_requests())
+
+        def from_the_llm() -> str | None:
+            text = summary(http, "ash", purpose="preferences").json()["summary"]
+            return text if text.startswith("LLM summary follows here.") else None
+
+        back = wait_for(from_the_llm, timeout=10, what="the LLM to be asked again", poll=0.2)
+        assert len(fake.chat_requests()) > asked_before
         assert "vegetarian" in back
         # New data reaches the LLM summary too.
         ingest(http, "ash", ash.events(["My favorite food is spicy Sichuan noodles."], "n"))

@@ -3,54 +3,37 @@ served without a worker, and the same bytes after a worker restart."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
 import redis
 from sqlalchemy import text
 
-from pipeline import keys
-from pipeline.db.engine import session_scope
-from tests import conftest
-from tests.conftest import System
+from pipeline.summaries import debounce
+from tests.conftest import RedisDatabases, System
+from tests.helpers import org_client, user_pk, wait_for, wait_job
 from tests.summaries import ash
-from tests.summaries.test_summary_flow import ingest, setup_ash, summary
-from tests.workers.test_ingest_flow import wait_job
+from tests.summaries.ash import ingest, setup_ash, summary
 
 QUIET_S = 1.5
 
 
 @pytest.fixture(scope="module")
-def deployment(services, tmp_path_factory) -> Iterator[System]:
+def deployment(services, redis_dbs: RedisDatabases, tmp_path_factory) -> Iterator[System]:
     """One private deployment for this module (a short quiet period, a short RPC wait):
     its worker is stopped and restarted, which the shared deployment must never see."""
-    db = next(conftest._redis_dbs)
+    db = redis_dbs.take()
     system = System(
         services,
         db,
         tmp_path_factory.mktemp("summaries"),
         {"PERSONA_SUMMARIES_QUIET_S": str(QUIET_S), "PERSONA_GATEWAY_RPC_TIMEOUT_S": "2"},
     )
-    redis.Redis.from_url(system.redis_url).flushdb()
     system.start_gateway()
     system.start_worker()
     yield system
     system.stop()
-
-
-def client(system: System, engine) -> httpx.Client:
-    """A client of an organization of its own on `system`; its name is `client.org`."""
-    org = f"org-{uuid.uuid4().hex[:12]}"
-    with session_scope(engine) as session:
-        key = keys.create_key(session, org, ["read_write"], "test")
-    http = httpx.Client(
-        base_url=system.url, headers={"Authorization": f"x-api-key: {key}"}, timeout=30
-    )
-    http.org = org  # type: ignore[attr-defined]
-    return http
+    redis_dbs.give_back(db)
 
 
 USER_ROWS = (
@@ -71,11 +54,12 @@ def stored(engine, org: str, user_id: str) -> dict[str, dict]:
         return {f"{r['purpose']}/{r['max_chars']}": dict(r) for r in rows}
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+def no_refresh_pending(system: System, engine, org: str, user_id: str) -> bool:
+    """No settle check can refresh the user any more: its debounce marks are gone (a check
+    finding none does nothing)."""
+    pk = user_pk(engine, org, user_id)
+    cache = redis.Redis.from_url(system.redis_url)
+    return not cache.exists(debounce.due_key(pk), debounce.pending_key(pk))
 
 
 def refreshes(engine, org: str, user_id: str) -> dict[str, int]:
@@ -83,7 +67,7 @@ def refreshes(engine, org: str, user_id: str) -> dict[str, int]:
 
 
 def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, engine) -> None:
-    http = client(deployment, engine)
+    http = org_client(deployment.url, engine)
     general = "general/1000"
 
     def counts() -> dict[str, int]:
@@ -91,7 +75,7 @@ def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, eng
 
     # First data: one refresh, after the quiet period, writes `general` before anyone asks.
     setup_ash(http, "kai")
-    wait_until(lambda: counts().get(general) == 1)
+    wait_for(lambda: counts().get(general) == 1, what="the first refresh")
     served = summary(http, "kai").json()
     row = stored(engine, http.org, "kai")[general]  # type: ignore[attr-defined]
     assert served["summary"] == row["summary"]
@@ -99,7 +83,7 @@ def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, eng
     work = summary(http, "kai", purpose="work-style").json()  # asked once: refreshed from now on
 
     # No new data: nothing is refreshed, the same bytes are served.
-    time.sleep(1.5 * QUIET_S)
+    assert no_refresh_pending(deployment, engine, http.org, "kai")  # type: ignore[attr-defined]
     assert counts() == {general: 1, "work-style/1000": 0}
     assert summary(http, "kai").json() == served
 
@@ -113,7 +97,7 @@ def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, eng
     assert "Denver" in fresh["summary"]
     assert "Denver" not in served["summary"]
     assert fresh["generated_at"] > served["generated_at"]
-    wait_until(lambda: counts() == {general: 2, "work-style/1000": 1})
+    wait_for(lambda: counts() == {general: 2, "work-style/1000": 1}, what="the second refresh")
     assert summary(http, "kai").json() == fresh, "a refresh to the same text keeps its date"
     assert summary(http, "kai", purpose="work-style").json()["summary"] == work["summary"]
 
@@ -125,10 +109,9 @@ def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, eng
             "events": ash.events([f"Burst note number {i} about the roadmap."], f"b{i}"),
         }
         jobs.append(http.post("/ingest", json=body).json()["job_id"])
-    wait_until(lambda: counts()[general] == 3)
-    time.sleep(1.5 * QUIET_S)
-    assert counts() == {general: 3, "work-style/1000": 2}
     assert all(wait_job(http, job_id)["status"] == "succeeded" for job_id in jobs)
+    wait_for(lambda: counts() == {general: 3, "work-style/1000": 2}, what="the burst's refresh")
+    assert no_refresh_pending(deployment, engine, http.org, "kai")  # type: ignore[attr-defined]
     http.close()
 
 
@@ -136,7 +119,7 @@ def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(
     deployment: System, engine
 ) -> None:
     system = deployment
-    http = client(system, engine)
+    http = org_client(system.url, engine)
     setup_ash(http, "lee")
     asks = [
         {"purpose": "general"},
@@ -168,7 +151,7 @@ def test_fresh_summaries_need_no_worker_and_survive_a_worker_restart(
     assert cold.json()["error"]["code"] == "UNAVAILABLE"
 
     # A new worker process, another concurrency, nothing stored: the same text again.
-    system.start_worker(concurrency=1)
+    system.start_worker(concurrency=4)
     with engine.begin() as conn:
         conn.execute(
             text(

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from pipeline.summaries import writing
 from tests.conftest import Tenant
 from tests.summaries import ash
-from tests.workers.test_ingest_flow import wait_job
+from tests.summaries.ash import ingest, setup_ash, summary
 
 TERMINAL = (".", "!", "?")
-
-
-def ingest(client: httpx.Client, user_id: str, events: list[dict]) -> None:
-    answer = client.post("/ingest", json={"user_id": user_id, "events": events})
-    assert answer.status_code == 202, answer.text
-    assert wait_job(client, answer.json()["job_id"])["status"] == "succeeded"
-
-
-def setup_ash(client: httpx.Client, user_id: str = "ash") -> None:
-    registered = client.put("/register", json={"user_id": user_id, "traits": ash.TRAITS})
-    assert registered.status_code == 200
-    ingest(client, user_id, ash.events())
-
-
-def summary(client: httpx.Client, user_id: str, **params) -> httpx.Response:
-    answer = client.get("/summary", params={"user_id": user_id, **params})
-    assert answer.status_code == 200, answer.text
-    return answer
 
 
 def test_the_same_data_gives_the_same_bytes_an_etag_and_304(worker, tenant: Tenant) -> None:

@@ -7,55 +7,24 @@ other users of the same organization untouched, and a fresh start on re-register
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import redis
-from sqlalchemy import text
 
-from pipeline.messages import Residue, Task
 from tests.conftest import BOOTSTRAP_KEY, System, Tenant
+from tests.helpers import (
+    FACTS,
+    ZERO,
+    events,
+    footprint,
+    long_document,
+    org_id,
+    residue,
+    rows_of,
+    user_pk,
+    wait_for,
+    wait_job,
+)
 from tests.workers.test_ingest_faults import FAST_SWEEP
-from tests.workers.test_ingest_flow import FACTS, events, footprint, long_document, org_id, wait_job
-
-
-def user_pk(engine, org: str, user_id: str) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id "
-                "WHERE o.name = :org AND u.user_id = :user"
-            ),
-            {"org": org, "user": user_id},
-        ).scalar_one()
-
-
-def rows_of(engine, pk: int) -> dict[str, int]:
-    """Rows naming the user in every table with a user_pk column (jobs are the record of
-    work and stay), and the user row itself."""
-    with engine.connect() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT table_name FROM information_schema.columns "
-                "WHERE column_name = 'user_pk' AND table_schema = current_schema() "
-                "AND table_name <> 'jobs'"
-            )
-        ).scalars()
-        counts = {
-            t: conn.execute(
-                text(f"SELECT count(*) FROM {t} WHERE user_pk = :pk"),  # noqa: S608
-                {"pk": pk},
-            ).scalar_one()
-            for t in tables
-        }
-        counts["users"] = conn.execute(
-            text("SELECT count(*) FROM users WHERE id = :pk"), {"pk": pk}
-        ).scalar_one()
-    return counts
-
-
-def residue(system: System, engine, org: str, pk: int) -> dict[str, int]:
-    return system.call(Task.RESIDUE, Residue(org_id=org_id(engine, org), user_pk=pk))
 
 
 def ingest(client: httpx.Client, user_id: str, prefix: str = "evt") -> str:
@@ -82,15 +51,28 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     for pk in (gone_pk, kept_pk):  # what a cache of the user's data would hold
         cache.set(f"persona:user:{pk}:summary:general", "cached text")
         cache.set(f"persona:user:{pk}:debounce", "1")
-    kept_before = footprint(system, engine, tenant, "kept")
-    assert residue(system, engine, tenant.org, gone_pk)["qdrant_points"] > 0
+    kept_before = footprint(tenant.client, "kept")
+    held = tenant.client.get("/v1/end-users/gone/footprint").json()
+    assert held["user_id"] == "gone"
+    assert held["postgres"] == {
+        "items": 6,
+        "chunks": kept_before["chunks"],
+        "summaries": 0,
+        "users": 1,
+    }
+    assert held["qdrant_points"] == kept_before["chunks"]
+    assert held["redis_keys"] >= 2  # the two keys set above, and any refresh marks
+    assert tenant.reader.get("/v1/end-users/gone/footprint").status_code == 403, "admins only"
+    org = org_id(engine, tenant.org)
+    assert residue(system.call, org, gone_pk)["qdrant_points"] > 0
     # A summary: a row and its hot copy. Let the refresh that the ingestion scheduled pass
     # first, so its marks (keys of their own) are gone and the counts below are exact.
     assert tenant.client.get("/summary", params={"user_id": "gone"}).status_code == 200
-    deadline = time.monotonic() + 30
-    while cache.exists(f"persona:user:{gone_pk}:summary-due"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for(
+        lambda: not cache.exists(f"persona:user:{gone_pk}:summary-due"),
+        timeout=30,
+        what="the scheduled refresh to pass",
+    )
 
     response = tenant.client.post("/delete", json={"user_id": "gone"})
     assert response.status_code == 202
@@ -114,7 +96,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     assert tenant.client.get(f"/jobs/{ingest_jobs['kept']}").json()["user_id"] == "kept"
     assert report["removed"]["qdrant_points"] == chunks
     assert report["removed"]["redis_keys"] == 3
-    assert report["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+    assert report["recheck"] == ZERO
 
     # 404 everywhere for the user, and nothing of it in any store.
     assert tenant.client.get("/v1/end-users/gone").status_code == 404
@@ -123,15 +105,12 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
     assert tenant.client.post("/delete", json={"user_id": "gone"}).status_code == 404
     assert tenant.client.delete("/v1/end-users/gone").status_code == 404
     assert tenant.client.patch("/v1/end-users/gone", json={"metadata": {}}).status_code == 404
-    assert residue(system, engine, tenant.org, gone_pk) == {
-        "postgres_rows": 0,
-        "qdrant_points": 0,
-        "redis_keys": 0,
-    }
+    assert tenant.client.get("/v1/end-users/gone/footprint").status_code == 404
+    assert residue(system.call, org, gone_pk) == ZERO
     assert set(rows_of(engine, gone_pk).values()) == {0}
 
     # The other user of the same organization is whole.
-    assert footprint(system, engine, tenant, "kept") == kept_before
+    assert footprint(tenant.client, "kept") == kept_before
     assert (
         cache.exists(f"persona:user:{kept_pk}:summary:general", f"persona:user:{kept_pk}:debounce")
         == 2
@@ -149,7 +128,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
         tenant.client.post("/chunks", json={"user_id": "gone", "query": "sister"}).json()["chunks"]
         == []
     )
-    assert footprint(system, engine, tenant, "gone") == {"items": 0, "chunks": 0, "points": 0}
+    assert footprint(tenant.client, "gone") == {"items": 0, "chunks": 0, "points": 0}
 
 
 def test_delete_end_user_route_does_the_same(
@@ -161,13 +140,9 @@ def test_delete_end_user_route_does_the_same(
     assert response.status_code == 202
     job = wait_job(tenant.client, response.json()["job_id"])
     assert job["status"] == "succeeded"
-    assert job["result"]["recheck"] == {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+    assert job["result"]["recheck"] == ZERO
     assert tenant.client.get("/v1/end-users/e").status_code == 404
-    assert residue(system, engine, tenant.org, pk) == {
-        "postgres_rows": 0,
-        "qdrant_points": 0,
-        "redis_keys": 0,
-    }
+    assert residue(system.call, org_id(engine, tenant.org), pk) == ZERO
 
 
 def test_unknown_user_and_readers(tenant: Tenant) -> None:

@@ -21,14 +21,11 @@ import redis
 
 from pipeline import keys
 from pipeline.db.engine import session_scope
-from pipeline.messages import Residue, Task
 from tests.conftest import System
-from tests.workers.test_erasure import rows_of, user_pk
-from tests.workers.test_ingest_flow import org_id, wait_job
+from tests.helpers import ZERO, org_id, residue, rows_of, user_pk, wait_job
 
 TRIALS = 20
 BATCH = 15
-ZERO = {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
 
 
 def batch(trial: int, number: int) -> list[dict]:
@@ -66,7 +63,7 @@ class Producer:
             else:
                 assert response.status_code == 409, response.text
                 assert response.json()["error"]["code"] == "USER_DELETING"
-            time.sleep(gap)
+            time.sleep(gap)  # a random pause, so the delete lands anywhere in the stream
 
 
 def test_deletion_wins_every_race(make_system, engine) -> None:
@@ -92,7 +89,7 @@ def test_deletion_wins_every_race(make_system, engine) -> None:
         producer.accepted.append(first.json()["job_id"])
         thread = threading.Thread(target=producer.run)
         thread.start()
-        time.sleep(rng.uniform(0, 1.0))
+        time.sleep(rng.uniform(0, 1.0))  # a random moment for the delete: the race itself
         deleted = client.post("/delete", json={"user_id": user})
         assert deleted.status_code == 202, f"seed {seed} trial {trial}: {deleted.text}"
         statuses = [client.get(f"/jobs/{j}").json()["status"] for j in list(producer.accepted)]
@@ -104,7 +101,7 @@ def test_deletion_wins_every_race(make_system, engine) -> None:
         assert erasure["result"]["recheck"] == ZERO
         for job_id in producer.accepted:
             assert wait_job(client, job_id, timeout=60)["status"] in {"succeeded", "failed"}
-        left = system.call(Task.RESIDUE, Residue(org_id=org_id(engine, org), user_pk=pk))
+        left = residue(system.call, org_id(engine, org), pk)
         rows = rows_of(engine, pk)
         residue_found += left != ZERO or any(rows.values())
         assert left == ZERO, f"seed {seed} trial {trial}: residue {left}"

@@ -25,8 +25,10 @@ def test_worker_listens_on_every_queue(producer: Celery, worker) -> None:
 def test_reliable_delivery_settings(services) -> None:
     from pipeline.config import Settings
 
-    conf = celery_config(Settings(redis={"url": services.redis_url}))
+    settings = Settings(redis={"url": services.redis_url})
+    conf = celery_config(settings)
     assert conf["task_acks_late"] is True
     assert conf["task_reject_on_worker_lost"] is True
     assert conf["worker_prefetch_multiplier"] == 1
-    assert conf["broker_transport_options"]["visibility_timeout"] > conf["task_time_limit"]
+    visibility = conf["broker_transport_options"]["visibility_timeout"]
+    assert visibility > settings.ingest.job_time_limit_s, "no redelivery of a running job"

@@ -7,21 +7,21 @@ beat and index folder) so that killing or flushing things touches nothing else.
 from __future__ import annotations
 
 import signal
-import time
+from functools import partial
 
 import httpx
 import redis
 from sqlalchemy import text
 
-from pipeline.embedded import EmbeddedRedis
-from pipeline.messages import Footprint, Task
+from pipeline.local.embedded import EmbeddedRedis
 from tests.conftest import BOOTSTRAP_KEY, System
-from tests.workers.test_ingest_flow import events, wait_job
+from tests.helpers import events, footprint, wait_for, wait_job
 
 FAST_SWEEP = {
     "PERSONA_INGEST_SWEEP_INTERVAL_S": "1",
     "PERSONA_INGEST_REPUBLISH_AFTER_S": "2",
     "PERSONA_INGEST_STUCK_AFTER_S": "6",
+    "PERSONA_INGEST_JOB_TIME_LIMIT_S": "5",  # below the stuck time, as the settings require
 }
 
 
@@ -36,10 +36,9 @@ def texts(n: int, prefix: str) -> list[str]:
     ]
 
 
-def footprint(system: System, engine, user_id: str) -> dict[str, int]:
-    with engine.connect() as conn:
-        org = conn.execute(text("SELECT id FROM organizations WHERE name = 'default'")).scalar_one()
-    return system.call(Task.FOOTPRINT, Footprint(org_id=org, user_id=user_id))
+def accepted_or_none(api: httpx.Client, body: dict) -> httpx.Response | None:
+    response = api.post("/ingest", json=body)
+    return response if response.status_code == 202 else None
 
 
 def test_messages_lost_before_any_worker_runs_are_swept_back(make_system, engine) -> None:
@@ -57,7 +56,7 @@ def test_messages_lost_before_any_worker_runs_are_swept_back(make_system, engine
     system.start_beat()
     for job_id in jobs:
         assert wait_job(api, job_id, timeout=90)["status"] == "succeeded"
-    assert footprint(system, engine, "outbox") == {"items": 60, "chunks": 60, "points": 60}
+    assert footprint(api, "outbox") == {"items": 60, "chunks": 60, "points": 60}
     found = api.post(
         "/chunks", json={"user_id": "outbox", "query": "b2 note 7 budget line 7"}
     ).json()
@@ -75,18 +74,21 @@ def test_worker_killed_mid_job_completes_after_restart(make_system, engine) -> N
     )
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]
-    deadline = time.monotonic() + 60
-    while api.get(f"/jobs/{job_id}").json()["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.5)  # in the middle of embedding
+    wait_for(lambda: api.get(f"/jobs/{job_id}").json()["status"] == "running", what="a claim")
     worker.proc.send_signal(signal.SIGKILL)
     worker.proc.wait()
+    with engine.connect() as conn:  # killed mid-job: claimed, nothing written yet
+        pending = conn.execute(
+            text("SELECT count(*) FROM items WHERE job_id = :j AND state = 'pending'"),
+            {"j": job_id},
+        ).scalar_one()
+    assert pending == 600
+    assert api.get(f"/jobs/{job_id}").json()["status"] == "running"
     system.start_worker()
     job = wait_job(api, job_id, timeout=180)
     assert job["status"] == "succeeded"
     assert job["attempts"] >= 2
-    assert footprint(system, engine, "killed") == {"items": 600, "chunks": 600, "points": 600}
+    assert footprint(api, "killed") == {"items": 600, "chunks": 600, "points": 600}
 
 
 def test_redis_restart_during_ingestion_loses_nothing(make_system, engine, tmp_path) -> None:
@@ -104,16 +106,13 @@ def test_redis_restart_during_ingestion_loses_nothing(make_system, engine, tmp_p
                 own.stop()
                 own = EmbeddedRedis(tmp_path / "redis", port=port).start()
             body = {"user_id": "rr", "events": events(texts(50, f"r{batch}"), f"r{batch}")}
-            for _ in range(50):  # the gateway may need a moment to reconnect
-                response = api.post("/ingest", json=body)
-                if response.status_code == 202:
-                    break
-                time.sleep(0.2)
-            assert response.status_code == 202, response.text
+            response = wait_for(  # the gateway may need a moment to reconnect
+                partial(accepted_or_none, api, body), timeout=30, what="the gateway to accept"
+            )
             accepted.append(response.json()["job_id"])
         for job_id in accepted:
             assert wait_job(api, job_id, timeout=180)["status"] == "succeeded"
-        assert footprint(system, engine, "rr") == {"items": 300, "chunks": 300, "points": 300}
+        assert footprint(api, "rr") == {"items": 300, "chunks": 300, "points": 300}
     finally:
         own.stop()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import BOOTSTRAP_KEY, System
-from tests.workers.test_ingest_flow import events, wait_job
+from tests.helpers import events, wait_job
 
 JOBS = 3  # as many as the worker has threads: every thread would hold a job
 EVENTS_PER_JOB = 600  # seconds of embedding each, on one slot

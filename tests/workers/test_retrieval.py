@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from pipeline.answers import NO_ANSWER
+from pipeline.retrieval.answers import NO_ANSWER
 from tests.conftest import System, Tenant
 from tests.fakes.openai_server import fake_openai
-from tests.workers.test_ingest_flow import wait_job
+from tests.helpers import wait_job
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -1,4 +1,5 @@
-"""A ping that proves a worker consumes its queue and can answer through the backend."""
+"""A ping that proves a worker consumes its queue and answers through the backend
+(`bench.query` times the RPC hop with it)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline.messages import Ping, Task, ok_reply
-from workers.app import app
+from pipeline.messages import Ping, Task
+from workers.app import app, reply
 
 
 @app.task(name=Task.HEALTH_PING, bind=True)
 def ping(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = Ping.model_validate(payload)
-    return ok_reply({"note": message.note, "node": self.request.hostname, "pid": os.getpid()})
+    return reply(lambda: {"note": message.note, "node": self.request.hostname, "pid": os.getpid()})

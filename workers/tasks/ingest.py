@@ -15,10 +15,10 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline import indexing
+from pipeline.ingest.index import Ran, run_ingest_job
 from pipeline.messages import IngestJob, SummaryCheck, Task
 from pipeline.summaries import service as summaries
-from workers.app import app, perform_job, runtime
+from workers.app import app, perform_job, reply, runtime
 
 MAX_RETRIES = 8
 SLOT_WAIT_S = 0.25  # how long a job waits for a slot before giving its thread back
@@ -27,16 +27,14 @@ SLOT_WAIT_S = 0.25  # how long a job waits for a slot before giving its thread b
 @app.task(name=Task.INGEST, bind=True, max_retries=MAX_RETRIES)
 def run_job(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = IngestJob.model_validate(payload)
-    work = partial(indexing.run_ingest_job, slot_wait_s=SLOT_WAIT_S)
-    outcome = perform_job(self, message.job_id, work)
-    if outcome.status == "busy":
+    outcome = perform_job(self, message.job_id, partial(run_ingest_job, slot_wait_s=SLOT_WAIT_S))
+    if outcome.status == Ran.BUSY:
         # Published before this message is acknowledged: a crash in between leaves two
         # messages for the job, and running a job twice is harmless (it is claimed once).
         app.send_task(Task.INGEST, kwargs=message.model_dump())
-        return {"status": "requeued"}
-    if outcome.status == "succeeded" and (
+    elif outcome.status == Ran.SUCCEEDED and (
         due := summaries.note_ingested(runtime(), message.job_id)
     ):
         check = SummaryCheck(user_pk=due.user_pk).model_dump()
         app.send_task(Task.SUMMARY_CHECK, kwargs=check, countdown=due.delay_s)
-    return {"status": outcome.status, "chunks": outcome.chunks, "reason": outcome.reason}
+    return reply(lambda: {"status": outcome.status, "chunks": outcome.chunks})

@@ -1,5 +1,5 @@
 """The maintenance queue: the outbox sweeper re-publishes jobs whose message was lost;
-erasure removes a user everywhere."""
+erasure removes a user everywhere; footprint counts what a user holds."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline import erasure, jobs
+from pipeline import jobs
 from pipeline.db.engine import session_scope
-from pipeline.footprint import user_footprint
-from pipeline.messages import JOB_TASKS, EraseJob, Footprint, Residue, Sweep, Task
-from workers.app import app, perform_job, runtime
+from pipeline.erasure.footprint import footprint as user_footprint
+from pipeline.erasure.run import run_erasure_job
+from pipeline.messages import JOB_TASKS, EraseJob, Footprint, Sweep, Task
+from workers.app import app, perform_job, reply, runtime
 
 log = logging.getLogger("persona.sweeper")
 
@@ -20,7 +21,7 @@ MAX_RETRIES = 8
 
 
 @app.task(name=Task.SWEEP)
-def sweep(**payload: Any) -> int:
+def sweep(**payload: Any) -> dict[str, Any]:
     Sweep.model_validate(payload)
     settings = runtime().settings
     with session_scope(runtime().engine) as session:
@@ -31,23 +32,18 @@ def sweep(**payload: Any) -> int:
             jobs.mark_published(session, lost)
     if lost:
         log.warning("re-published %d job(s) whose message was lost", len(lost))
-    return len(lost)
-
-
-@app.task(name=Task.FOOTPRINT)
-def footprint(**payload: Any) -> dict[str, int]:
-    message = Footprint.model_validate(payload)
-    return user_footprint(runtime(), message.org_id, message.user_id)
+    return reply(lambda: len(lost))
 
 
 @app.task(name=Task.ERASE, bind=True, max_retries=MAX_RETRIES)
-def erase(self: CeleryTask, **payload: Any) -> dict[str, Any] | None:
+def erase(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = EraseJob.model_validate(payload)
     # A failed erasure is not retried by itself: a new POST /delete starts a fresh one.
-    return perform_job(self, message.job_id, erasure.run_erasure_job)
+    report = perform_job(self, message.job_id, run_erasure_job)
+    return reply(lambda: report)
 
 
-@app.task(name=Task.RESIDUE)
-def residue(**payload: Any) -> dict[str, int]:
-    message = Residue.model_validate(payload)
-    return erasure.residue(runtime(), message.org_id, message.user_pk)
+@app.task(name=Task.FOOTPRINT, track_started=False)
+def footprint(**payload: Any) -> dict[str, Any]:
+    message = Footprint.model_validate(payload)
+    return reply(lambda: user_footprint(runtime(), message.org_id, message.user_pk).to_json())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import answers, retrieval
 from pipeline.messages import AnswerQuestion, SearchChunks, Task
+from pipeline.retrieval.answers import answer as answer_question
+from pipeline.retrieval.search import search_chunks
 from workers.app import app, reply, runtime
 
 
@@ -17,7 +18,7 @@ def search(**payload: Any) -> dict[str, Any]:
     return reply(
         lambda: [
             c.model_dump(mode="json")
-            for c in retrieval.search_chunks(runtime(), message.org_id, message.request)
+            for c in search_chunks(runtime(), message.org_id, message.request)
         ]
     )
 
@@ -26,5 +27,5 @@ def search(**payload: Any) -> dict[str, Any]:
 def answer(**payload: Any) -> dict[str, Any]:
     message = AnswerQuestion.model_validate(payload)
     return reply(
-        lambda: answers.answer(runtime(), message.org_id, message.request).model_dump(mode="json")
+        lambda: answer_question(runtime(), message.org_id, message.request).model_dump(mode="json")
     )

@@ -21,7 +21,7 @@ def compute(**payload: Any) -> dict[str, Any]:
 
 
 @app.task(name=Task.SUMMARY_CHECK, bind=True, max_retries=MAX_RETRIES)
-def settle(self: CeleryTask, **payload: Any) -> None:
+def settle(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = SummaryCheck.model_validate(payload)
     try:
         wait_s = service.settle(runtime(), message.user_pk, claimed=message.claimed)
@@ -30,3 +30,4 @@ def settle(self: CeleryTask, **payload: Any) -> None:
         raise self.retry(kwargs=retry, exc=exc, countdown=min(2**self.request.retries, 30)) from exc
     if wait_s is not None:  # still ingesting: look again when the quiet period may be over
         app.send_task(Task.SUMMARY_CHECK, kwargs=payload, countdown=wait_s)
+    return reply(lambda: wait_s)

@@ -4,16 +4,16 @@
 are there for tests and tools that need only one of them.
 """
 
-from pipeline.embedded.postgres import EmbeddedPostgres
-from pipeline.embedded.process import (
+from pipeline.local.embedded.postgres import EmbeddedPostgres
+from pipeline.local.embedded.process import (
     SERVICE_ACCOUNT,
     DataDirInUseError,
     EmbeddedError,
     ServerStartError,
     free_port,
 )
-from pipeline.embedded.redis import EmbeddedRedis
-from pipeline.embedded.stack import EmbeddedStack
+from pipeline.local.embedded.redis import EmbeddedRedis
+from pipeline.local.embedded.stack import EmbeddedStack
 
 __all__ = [
     "SERVICE_ACCOUNT",

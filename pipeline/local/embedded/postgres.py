@@ -24,7 +24,7 @@ from typing import Self
 import psycopg
 from psycopg import sql
 
-from pipeline.embedded.process import (
+from pipeline.local.embedded.process import (
     LOCALHOST,
     Account,
     EmbeddedError,
@@ -35,7 +35,7 @@ from pipeline.embedded.process import (
     run_to_completion,
     service_account,
 )
-from pipeline.embedded.server import ChildServer
+from pipeline.local.embedded.server import ChildServer
 
 logger = logging.getLogger("persona.embedded.postgres")
 

@@ -18,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from pipeline.embedded.process import (
+from pipeline.local.embedded.process import (
     LOCALHOST,
     EmbeddedError,
     ServerStartError,
@@ -27,7 +27,7 @@ from pipeline.embedded.process import (
     make_private_dir,
     service_account,
 )
-from pipeline.embedded.server import ChildServer
+from pipeline.local.embedded.server import ChildServer
 
 LOG_NAME = "redis.log"
 PID_NAME = "redis.pid"

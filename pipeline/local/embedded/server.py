@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from pipeline.embedded.process import (
+from pipeline.local.embedded.process import (
     LOCALHOST,
     Account,
     EmbeddedError,

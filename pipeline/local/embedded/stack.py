@@ -21,9 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from pipeline.embedded.postgres import EmbeddedPostgres
-from pipeline.embedded.process import DataDirInUseError
-from pipeline.embedded.redis import EmbeddedRedis
+from pipeline.local.embedded.postgres import EmbeddedPostgres
+from pipeline.local.embedded.process import DataDirInUseError
+from pipeline.local.embedded.redis import EmbeddedRedis
 
 logger = logging.getLogger("persona.embedded.stack")
 
@@ -36,7 +36,7 @@ class EmbeddedStack:
     Ports are fresh free ports on every start, so read `database_url` and
     `redis_url` after `start`. Call `start` from the main thread or one that
     lives as long as the stack: the servers are tied to the thread that
-    started them and shut down if it ends (see `pipeline.embedded.process`).
+    started them and shut down if it ends (see `pipeline.local.embedded.process`).
     Only one stack at a time may use a data folder; a second one fails with
     `DataDirInUseError` naming the pid that holds it.
     """

@@ -1,0 +1,64 @@
+"""The states a row can be in, named once.
+
+The tables' check constraints, the wire's enums and every comparison in the
+code use these members, so a state cannot be spelled two ways. They are
+`StrEnum`s: a value read back from PostgreSQL (a plain `str`) compares equal
+to its member.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class UserStatus(StrEnum):
+    """An end user: `deleting` from the accepted `/delete` until the erasure removes the row."""
+
+    ACTIVE = "active"
+    DELETING = "deleting"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @classmethod
+    def finished(cls) -> tuple[JobStatus, ...]:
+        """States a job never leaves: a redelivered message finds it done."""
+        return (cls.SUCCEEDED, cls.FAILED)
+
+
+class JobKind(StrEnum):
+    """What a job does; the sweeper re-publishes a lost job to the task of its kind."""
+
+    INGEST = "ingest"
+    DELETE = "delete"
+
+
+class ItemKind(StrEnum):
+    EVENT = "event"
+    DOCUMENT = "document"
+
+
+class ItemState(StrEnum):
+    """An accepted item is `pending` until the job that indexes it has written its chunks."""
+
+    PENDING = "pending"
+    INDEXED = "indexed"
+
+
+class SummarySource(StrEnum):
+    """What wrote a stored summary: `fallback` is the extractive text standing in for an
+    LLM that failed, recomputed after `summaries.llm_retry_s`."""
+
+    EXTRACTIVE = "extractive"
+    LLM = "llm"
+    FALLBACK = "fallback"
+
+
+def one_of(column: str, states: type[StrEnum]) -> str:
+    """The SQL of a check constraint keeping `column` to the members of `states`."""
+    values = ", ".join(f"'{member.value}'" for member in states)
+    return f"{column} IN ({values})"

@@ -1,0 +1,149 @@
+"""What many tests share: waiting on facts, sample items, and looking into the stores.
+
+`wait_for` is the one place a test sleeps: it polls a fact until it holds or a
+deadline passes. A bare sleep proves nothing on a machine faster or slower
+than the one it was tuned on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import httpx
+from sqlalchemy import Engine, text
+
+from pipeline import keys
+from pipeline.db.engine import session_scope
+from pipeline.messages import Footprint, Task
+
+T = TypeVar("T")
+
+START = datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
+FACTS = [
+    "Let's move stand-up to 2 PM starting next week.",
+    "My sister Maya's birthday dinner is at Casa Lupita on Friday.",
+    "The dentist appointment is moved to Tuesday morning at 8.",
+    "I prefer window seats on long flights, never the aisle.",
+    "Reminder: renew the car insurance with Allianz before November.",
+]
+ZERO = {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+
+
+def wait_for(
+    check: Callable[[], T], timeout: float = 60.0, what: str = "the condition", poll: float = 0.1
+) -> T:
+    """Poll `check` until it returns something truthy, and return that; fail with `what`
+    once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(poll)
+    return value
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:
+    """The job once it has finished (succeeded or failed)."""
+
+    def finished() -> dict | None:
+        job = client.get(f"/jobs/{job_id}").json()
+        return job if job["status"] in {"succeeded", "failed"} else None
+
+    return wait_for(finished, timeout, f"job {job_id} to finish", poll=0.2)
+
+
+def org_client(url: str, engine: Engine, scopes: tuple[str, ...] = ("read_write",)) -> httpx.Client:
+    """A client of a new organization of its own on the gateway at `url`; the
+    organization's name is `client.org`."""
+    org = f"org-{uuid.uuid4().hex[:12]}"
+    with session_scope(engine) as session:
+        key = keys.create_key(session, org, list(scopes), "test")
+    client = httpx.Client(base_url=url, headers={"Authorization": f"x-api-key: {key}"}, timeout=30)
+    client.org = org  # type: ignore[attr-defined]
+    return client
+
+
+def events(facts: list[str], prefix: str = "evt") -> list[dict]:
+    return [
+        {
+            "event_id": f"{prefix}_{i}",
+            "type": "message",
+            "timestamp": (START + timedelta(days=i)).isoformat(),
+            "content": fact,
+        }
+        for i, fact in enumerate(facts)
+    ]
+
+
+def long_document(words: str, paragraphs: int = 12) -> str:
+    return "\n\n".join(
+        " ".join(f"Section {p} sentence {i}: the {words} plan needs review." for i in range(8))
+        for p in range(paragraphs)
+    )
+
+
+def org_id(engine: Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT id FROM organizations WHERE name = :n"), {"n": name}
+        ).scalar_one()
+
+
+def user_pk(engine: Engine, org: str, user_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id "
+                "WHERE o.name = :org AND u.user_id = :user"
+            ),
+            {"org": org, "user": user_id},
+        ).scalar_one()
+
+
+def footprint(client: httpx.Client, user_id: str) -> dict[str, int]:
+    """Items and chunk rows in PostgreSQL and points in the index, as the admin route
+    `GET /v1/end-users/{id}/footprint` counts them (`client` holds an admin key)."""
+    response = client.get(f"/v1/end-users/{user_id}/footprint")
+    assert response.status_code == 200, response.text
+    counts = response.json()
+    rows = counts["postgres"]
+    return {"items": rows["items"], "chunks": rows["chunks"], "points": counts["qdrant_points"]}
+
+
+def residue(call: Callable[[Task, Footprint], dict], org: int, pk: int) -> dict[str, int]:
+    """What is left of a user (by row id, which outlives the row) in every store, asked of
+    the deployment's workers (`System.call`)."""
+    counts = call(Task.FOOTPRINT, Footprint(org_id=org, user_pk=pk))
+    return {
+        "postgres_rows": sum(counts["postgres"].values()),
+        "qdrant_points": counts["qdrant_points"],
+        "redis_keys": counts["redis_keys"],
+    }
+
+
+def rows_of(engine: Engine, pk: int) -> dict[str, int]:
+    """Rows naming the user in every table with a user_pk column (jobs are the record of
+    work and stay), and the user row itself: counted here, not by the system under test."""
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE column_name = 'user_pk' AND table_schema = current_schema() "
+                "AND table_name <> 'jobs'"
+            )
+        ).scalars()
+        counts = {
+            t: conn.execute(
+                text(f"SELECT count(*) FROM {t} WHERE user_pk = :pk"),  # noqa: S608
+                {"pk": pk},
+            ).scalar_one()
+            for t in tables
+        }
+        counts["users"] = conn.execute(
+            text("SELECT count(*) FROM users WHERE id = :pk"), {"pk": pk}
+        ).scalar_one()
+    return counts
