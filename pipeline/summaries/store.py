@@ -2,8 +2,8 @@
 
 A summary is stored per user and per request parameters (purpose, max_chars,
 freshness_days) in Postgres, the truth, with a hot copy in Redis under the
-user's prefix (`keyspace.user_key(user_pk, "summary", key)`). Each carries the *version* of the data
-it was written from:
+user's prefix (`keyspace.user_key(user_pk, "summary", key)`). Each carries the
+*version* of the data it was written from:
 
 - the user's data sequence: the largest chunk id of the user. Chunk rows are
   written (never updated) by every indexing transaction, under the user's
