@@ -11,6 +11,7 @@ the bound a little late. Each gateway process reads it at most once per
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -19,6 +20,8 @@ import redis
 from pipeline.config import IngestSettings
 from pipeline.errors import RateLimited
 from pipeline.messages import Queue
+
+log = logging.getLogger("persona.gateway")
 
 
 class BacklogGauge:
@@ -31,10 +34,16 @@ class BacklogGauge:
         self._lock = threading.Lock()
 
     def depth(self) -> int:
+        """The last reading; a Redis that does not answer leaves it as it was: ingestion
+        is durable in PostgreSQL without Redis (the sweeper publishes what it missed),
+        so a broker restart is no reason to refuse it."""
         with self._lock:
             if time.monotonic() - self._read_at >= self.ttl_s:
-                self._depth = int(self.client.llen(self.queue))
                 self._read_at = time.monotonic()
+                try:
+                    self._depth = int(self.client.llen(self.queue))
+                except redis.RedisError as exc:
+                    log.warning("ingest backlog not read: %s", type(exc).__name__)
             return self._depth
 
 

@@ -28,6 +28,7 @@ from api_gateway.dispatch import Dispatcher
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
+from pipeline.errors import Unauthorized
 from pipeline.limits import ActiveUsers, TokenBucket
 
 
@@ -95,7 +96,11 @@ def _caller(
     gateway: GatewayDep,
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
-    caller = gateway.callers.lookup(key_from_headers(request, authorization))
+    try:
+        caller = gateway.callers.lookup(key_from_headers(request, authorization))
+    except Unauthorized:
+        limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
+        raise
     limits.admit(request, gateway.bucket, gateway.active_users, caller)
     return caller.principal
 

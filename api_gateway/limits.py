@@ -17,6 +17,7 @@ from fastapi import Request
 
 from api_gateway.callers import Caller
 from pipeline import limits
+from pipeline.config import RateLimitSettings
 from pipeline.errors import RateLimited
 
 log = logging.getLogger("persona.gateway")
@@ -71,5 +72,24 @@ def admit(
         raise RateLimited(
             f"Rate limit of {_number(decision.limit)} requests per second (burst "
             f"{org.burst}) exceeded; retry in {decision.retry_after_s} s",
+            retry_after_s=decision.retry_after_s,
+        )
+
+
+def admit_anonymous(
+    request: Request, bucket: limits.TokenBucket, settings: RateLimitSettings
+) -> None:
+    """A request without a valid key is answered 401, unless its client address has sent
+    more than its bucket allows: then 429, with Retry-After. Redis unreachable: 401."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        decision = bucket.take_anonymous(address, settings)
+    except redis.RedisError as exc:
+        log.warning("anonymous rate limit not applied: %s", exc)
+        return
+    if not decision.allowed:
+        raise RateLimited(
+            f"Too many requests without a valid API key from this address; retry in "
+            f"{decision.retry_after_s} s",
             retry_after_s=decision.retry_after_s,
         )

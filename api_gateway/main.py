@@ -1,15 +1,16 @@
-"""The gateway application: `uvicorn --factory api_gateway.main:create_app`."""
+"""The gateway application; `python -m api_gateway.serve` runs it (see `serve`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
-import redis
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from api_gateway import errors
+from api_gateway import errors, openapi
 from api_gateway.backpressure import BacklogGauge
 from api_gateway.callers import Callers
 from api_gateway.deps import Gateway
@@ -25,7 +26,7 @@ from api_gateway.routes import (
     summaries,
     users,
 )
-from pipeline import keys
+from pipeline import keys, keyspace
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.limits import ActiveUsers, TokenBucket
@@ -41,7 +42,7 @@ the Fastino Personalization API. Every response carries `X-Request-Id`; errors a
 def build(settings: Settings) -> Gateway:
     """The state every request of this process shares, built once at start-up."""
     engine = get_engine(settings.require_database_url(), settings.database.pool_size)
-    cache = redis.Redis.from_url(settings.require_redis_url())
+    cache = keyspace.connect(settings.require_redis_url())
     producer = create_producer(settings)
     return Gateway(
         settings=settings,
@@ -79,11 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway.redis.close()
         gateway.engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files in the package, not from a CDN: a self-hosted,
+    # offline install shows its docs too.
+    app = FastAPIOffline(
         title="Persona",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        redirect_slashes=False,  # `/v1/end-users/` is a 404 in the envelope, not an empty 307
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
@@ -99,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summaries.router,
     ):
         app.include_router(router)
+    app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]
     return app

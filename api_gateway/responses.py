@@ -13,6 +13,7 @@ DESCRIPTIONS = {
     404: "USER_NOT_FOUND: no such user in this organization",
     409: "USER_DELETING: the user is being deleted",
     413: "PAYLOAD_TOO_LARGE: the body exceeds the configured limit",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body is not JSON (send application/json)",
     422: "VALIDATION_ERROR: the body parses but breaks the schema",
     429: "RATE_LIMITED: retry after the number of seconds in Retry-After",
     500: "SERVER_ERROR: internal error, retry with exponential backoff",

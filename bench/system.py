@@ -96,7 +96,7 @@ def _roles(pid: int) -> dict[str, int]:
             argv = Path(f"/proc/{child}/cmdline").read_text().split("\0")
         except FileNotFoundError:
             continue
-        if "uvicorn" in argv:
+        if "api_gateway.serve" in argv or "uvicorn" in argv:
             roles["gateway"] = child
         elif "celery" in argv:
             roles["worker" if "worker" in argv else "beat"] = child

@@ -71,7 +71,8 @@ class IngestSettings(BaseModel):
         default=5 * 1024 * 1024, description="Content of one document (UTF-8)."
     )
     sweep_interval_s: float = Field(
-        default=30.0, description="How often the sweeper looks for jobs whose message was lost."
+        default=10.0,
+        description="How often the sweeper looks for jobs whose message or worker was lost.",
     )
     republish_after_s: float = Field(
         default=60.0,
@@ -156,6 +157,15 @@ class RateLimitSettings(BaseModel):
 
     per_s: float = Field(default=1000.0, gt=0, description="Requests per second refilled.")
     burst: int = Field(default=2000, ge=1, description="Bucket size: the largest burst.")
+    anonymous_per_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Requests per second from one client address without a valid key "
+        "(each answered 401) before they answer 429.",
+    )
+    anonymous_burst: int = Field(
+        default=20, ge=1, description="Bucket size of a client address without a valid key."
+    )
 
 
 class SummariesSettings(BaseModel):

@@ -112,8 +112,8 @@ def transient_is_retryable() -> Iterator[None]:
     anything else propagates as it is, and is permanent."""
     try:
         yield
-    except TRANSIENT as exc:
-        raise Retryable(f"{type(exc).__name__}: {exc}") from exc
+    except TRANSIENT as exc:  # the driver's text is kept in the chain, for the log only
+        raise Retryable(f"a store did not answer ({type(exc).__name__})") from exc
 
 
 def error_from(code: str, message: str) -> PersonaError:

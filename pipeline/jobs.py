@@ -60,8 +60,9 @@ def create(
     )
 
 
-def claim(session: Session, job_id: str) -> Job | None:
-    """Lock the job and mark it running; None if it is unknown or already finished."""
+def claim(session: Session, job_id: str, worker: str | None = None) -> Job | None:
+    """Lock the job and mark it running by `worker` (see `pipeline.heartbeat`); None if
+    it is unknown or already finished."""
     job = session.execute(
         select(Job).where(Job.id == job_id).with_for_update()
     ).scalar_one_or_none()
@@ -70,6 +71,7 @@ def claim(session: Session, job_id: str) -> Job | None:
     job.status = JobStatus.RUNNING
     job.attempts += 1
     job.started_at = func.now()  # of this attempt: the sweeper's clock for a stuck job
+    job.worker = worker
     session.flush()
     return job
 
@@ -171,6 +173,22 @@ def lost(
             .limit(limit)
         ).scalars()
     )
+
+
+def running_on(session: Session, limit: int = 1000) -> dict[str, str]:
+    """Running jobs not re-published since their claim, by id, with the worker that
+    claimed them: the sweeper re-publishes those whose worker is no longer alive."""
+    rows = session.execute(
+        select(Job.id, Job.worker)
+        .where(
+            Job.status == JobStatus.RUNNING,
+            Job.worker.is_not(None),
+            or_(Job.published_at.is_(None), Job.published_at < Job.started_at),
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+    return {row.id: row.worker for row in rows}
 
 
 def get(session: Session, org_id: int, job_id: str) -> JobOut:

@@ -150,6 +150,15 @@ class TokenBucket:
         if limits.quota_turns is not None:
             period, _ = period_bounds(datetime.now(UTC))
             keys.append(keyspace.org_key(org_id, "turns", period))
+        return self._take(keys, limits, cost)
+
+    def take_anonymous(self, address: str, limits: RateLimitSettings) -> Decision:
+        """A token from the bucket of a client address whose requests carry no valid key:
+        they are refused anyway, but each costs a key look-up, so they are bounded too."""
+        bucket = OrgLimits(per_s=limits.anonymous_per_s, burst=limits.anonymous_burst)
+        return self._take([keyspace.address_key(address)], bucket, 1)
+
+    def _take(self, keys: list[str], limits: OrgLimits, cost: int) -> Decision:
         keep_s = 40 * 86400  # a month and some: the counter outlives its period a little
         raw = self._script(keys=keys, args=[limits.per_s, limits.burst, cost, keep_s])
         allowed, tokens, full_in, retry_in, now_s, turns = raw

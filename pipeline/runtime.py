@@ -25,6 +25,7 @@ import redis
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 
+from pipeline import heartbeat, keyspace
 from pipeline.chunking import Chunker
 from pipeline.config import Settings
 from pipeline.db.engine import get_engine
@@ -87,9 +88,14 @@ class Runtime:
         )
 
     @cached_property
+    def worker_id(self) -> str:
+        """This process, as the jobs it claims name it (`pipeline.heartbeat`)."""
+        return heartbeat.worker_id()
+
+    @cached_property
     def redis(self) -> redis.Redis:
         """The worker's client for caches and per-user keys (not the broker's connection)."""
-        return redis.Redis.from_url(self.settings.require_redis_url())
+        return keyspace.connect(self.settings.require_redis_url())
 
     @contextmanager
     def embedding_slot(self, timeout_s: float | None = None) -> Iterator[bool]:

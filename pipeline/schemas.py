@@ -9,29 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from pipeline.fields import (
+    ExternalId,
+    JsonObject,
+    Label,
+    StrictInt,
+    Text,
+    Timestamp,
+    UserId,
+    storable,
+)
 from pipeline.status import JobStatus, UserStatus
-
-
-def _no_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000; refuse it up front with a clear error."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain the NUL character (U+0000)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _no_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _no_nul(item)
-    return value
-
-
-UserId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_no_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
-Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Strict(BaseModel):
@@ -188,14 +178,10 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-ExternalId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_no_nul)]
-Label = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_nul)]
-
-
 class EventIn(Strict):
     event_id: ExternalId = Field(description="Unique per user; a re-sent id is a duplicate.")
     type: Label = Field(default="event", description="email, message, calendar, note, ...")
-    timestamp: AwareDatetime = Field(description="ISO 8601 with a zone, e.g. 2025-10-10T09:00:00Z")
+    timestamp: Timestamp = Field(description="ISO 8601 with a zone, e.g. 2025-10-10T09:00:00Z")
     content: Text = Field(min_length=1, description="At most 64 KB (UTF-8).")
     metadata: JsonObject | None = None
 
@@ -207,7 +193,7 @@ class DocumentIn(Strict):
     content: Text = Field(min_length=1, description="At most 5 MB (UTF-8).")
     title: Text | None = Field(default=None, max_length=1000)
     type: Label = "document"
-    timestamp: AwareDatetime | None = None
+    timestamp: Timestamp | None = None
     metadata: JsonObject | None = None
 
 
@@ -228,7 +214,12 @@ class IngestRequest(Strict):
                         }
                     ],
                 }
-            ]
+            ],
+            # At least one item: the events or the documents hold one.
+            "anyOf": [
+                {"required": ["events"], "properties": {"events": {"minItems": 1}}},
+                {"required": ["documents"], "properties": {"documents": {"minItems": 1}}},
+            ],
         },
     )
 
@@ -236,6 +227,12 @@ class IngestRequest(Strict):
     source: Label = Field(default="api", description="Where the items come from (gmail, ...).")
     events: list[EventIn] = Field(default_factory=list)
     documents: list[DocumentIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> IngestRequest:
+        if not self.events and not self.documents:
+            raise ValueError("Nothing to ingest: send at least one event or document")
+        return self
 
 
 class Ingested(BaseModel):
@@ -296,8 +293,8 @@ class ChunksRequest(Strict):
 
     user_id: UserId
     query: Text = Field(min_length=1, max_length=4000)
-    top_k: int = Field(default=5, ge=1, le=100)
-    freshness_days: int | None = Field(default=None, ge=0, le=36500)
+    top_k: StrictInt = Field(default=5, ge=1, le=100)
+    freshness_days: StrictInt | None = Field(default=None, ge=0, le=36500)
     sources: list[Label] | None = None
     types: list[Label] | None = None
 
@@ -330,8 +327,8 @@ class QueryRequest(Strict):
 
     user_id: UserId
     question: Text = Field(min_length=1, max_length=4000)
-    top_k: int = Field(default=5, ge=1, le=20, description="Sources the answer may draw on.")
-    freshness_days: int | None = Field(default=None, ge=0, le=36500)
+    top_k: StrictInt = Field(default=5, ge=1, le=20, description="Sources the answer may draw on.")
+    freshness_days: StrictInt | None = Field(default=None, ge=0, le=36500)
 
 
 class QueryResponse(BaseModel):
@@ -376,7 +373,7 @@ class SummaryQuery(BaseModel):
     """The query parameters of `GET /summary` (seed 002)."""
 
     user_id: UserId = Field(description="Unique identifier of the user.")
-    purpose: Annotated[str, AfterValidator(_no_nul), AfterValidator(_has_text)] = Field(
+    purpose: Annotated[str, AfterValidator(storable), AfterValidator(_has_text)] = Field(
         default="general",
         min_length=1,
         max_length=200,

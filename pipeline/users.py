@@ -23,8 +23,9 @@ from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from pipeline import fields
 from pipeline.db.models import User
-from pipeline.errors import UserDeleting, UserNotFound
+from pipeline.errors import InvalidInput, UserDeleting, UserNotFound
 from pipeline.status import UserStatus
 
 WRITE_LOCK_SPACE = 1
@@ -144,8 +145,15 @@ def register(
 def update(
     session: Session, user: User, traits: dict[str, Any] | None, purpose: str | None
 ) -> User:
+    """Merge `traits` in (INVALID_REQUEST if the merged traits outgrow the limit of one
+    object) and replace `purpose` when given."""
     if traits:
-        user.traits = deep_merge(user.traits, traits)
+        merged = deep_merge(user.traits, traits)
+        try:
+            fields.json_object(merged)
+        except ValueError as exc:
+            raise InvalidInput(f"traits after the merge: {exc}") from None
+        user.traits = merged
     if purpose is not None:
         user.purpose = purpose
     user.updated_at = session.execute(select(func.now())).scalar_one()

@@ -41,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Services:
-    database_url: str
+    database_url: str  # the application's role
     redis_url: str  # without a database number: each system under test picks its own
     model_dir: Path
+    admin_url: str  # a role that may create databases (scratch databases of migration tests)
 
     def env(self, redis_db: int = 0, **extra: str) -> dict[str, str]:
         """Environment for a child process of the system under test."""
@@ -56,6 +57,10 @@ class Services:
             "PERSONA_LOG_LEVEL": "INFO",
             # Short, so that tests see a revoked key or new limits take effect quickly.
             "PERSONA_GATEWAY_AUTH_CACHE_S": str(AUTH_CACHE_S),
+            # Every test calls from 127.0.0.1: the per-address bucket of requests without
+            # a valid key would otherwise be shared by the whole suite.
+            "PERSONA_RATELIMIT_ANONYMOUS_PER_S": "10000",
+            "PERSONA_RATELIMIT_ANONYMOUS_BURST": "100000",
             "HF_HUB_OFFLINE": "1",
         }
         env.update(extra)
@@ -71,11 +76,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     try:
         if given_db:
-            db_url = given_db
+            db_url = admin_url = given_db
         else:
             postgres = EmbeddedPostgres(data / "postgres")
             started.append(postgres.start())
-            db_url = postgres.url
+            db_url, admin_url = postgres.url, postgres.admin_url
         if given_redis:
             redis_url = given_redis.rstrip("/").rsplit("/", 1)[0]
         else:
@@ -83,7 +88,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             started.append(redis.start())
             redis_url = redis.url.rsplit("/", 1)[0]
         upgrade(db_url)
-        yield Services(db_url, redis_url, model_dir)
+        yield Services(db_url, redis_url, model_dir, admin_url)
     finally:
         for server in reversed(started):
             server.stop()

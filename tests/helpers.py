@@ -7,13 +7,20 @@ than the one it was tuned on.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
 from sqlalchemy import Engine, text
 
 from pipeline import keys
@@ -21,6 +28,8 @@ from pipeline.db.engine import session_scope
 from pipeline.messages import Footprint, Task
 
 T = TypeVar("T")
+PERSONA = str(Path(sys.executable).with_name("persona"))
+ROOT = Path(__file__).resolve().parent.parent
 
 START = datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
 FACTS = [
@@ -31,6 +40,13 @@ FACTS = [
     "Reminder: renew the car insurance with Allianz before November.",
 ]
 ZERO = {"postgres_rows": 0, "qdrant_points": 0, "redis_keys": 0}
+# A deployment whose sweeper re-sends lost jobs within seconds (fault tests).
+FAST_SWEEP = {
+    "PERSONA_INGEST_SWEEP_INTERVAL_S": "1",
+    "PERSONA_INGEST_REPUBLISH_AFTER_S": "2",
+    "PERSONA_INGEST_STUCK_AFTER_S": "6",
+    "PERSONA_INGEST_JOB_TIME_LIMIT_S": "5",  # below the stuck time, as the settings require
+}
 
 
 def wait_for(
@@ -147,3 +163,42 @@ def rows_of(engine: Engine, pk: int) -> dict[str, int]:
             text("SELECT count(*) FROM users WHERE id = :pk"), {"pk": pk}
         ).scalar_one()
     return counts
+
+
+def start_persona_run(
+    data_dir: Path, port: int, log: Path, **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`persona run` as a newcomer starts it (no PERSONA_* of ours but `env`), its output
+    appended to `log`; returns it once it printed its banner, with the API key shown
+    there (the key itself on the start that made it, else where it is kept)."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PERSONA_") or k == "PERSONA_EMBEDDING_MODEL_DIR"
+    }
+    clean.update(PERSONA_DATA_DIR=str(data_dir), PERSONA_PORT=str(port), **env)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [PERSONA, "run"], env=clean, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+
+    def key() -> str | None:
+        text = log.read_text(errors="replace")
+        if proc.poll() is not None:
+            pytest.fail(f"persona run exited {proc.returncode}:\n{text[-4000:]}")
+        match = re.search(r"API key +(.+)", text.split("---- start")[-1])
+        return match.group(1).strip() if match else None
+
+    try:
+        return proc, wait_for(key, timeout=120, what="persona run to print its key", poll=0.2)
+    except AssertionError:
+        proc.kill()
+        pytest.fail(f"persona run not ready:\n{log.read_text()[-4000:]}")
+
+
+def stop_persona_run(proc: subprocess.Popen[bytes]) -> float:
+    """Ctrl-C, as a person stops it; the seconds it took to stop everything."""
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(90) == 0
+    return time.monotonic() - t0

@@ -8,6 +8,8 @@ the one reply format (`ok_reply`/`error_reply`), which the gateway unwraps.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 from celery import Celery, signals
 from celery import Task as CeleryTask
 
-from pipeline import jobs
+from pipeline import heartbeat, jobs
 from pipeline.config import Settings, get_settings
 from pipeline.errors import PersonaError, Retryable
 from pipeline.logs import configure_logging
@@ -23,6 +25,8 @@ from pipeline.messages import Task, celery_config, error_reply, ok_reply
 from pipeline.runtime import Runtime
 
 T = TypeVar("T")
+log = logging.getLogger("persona.worker")
+_stopping = threading.Event()
 
 TASK_MODULES = [
     "workers.tasks.health",
@@ -50,11 +54,29 @@ def runtime() -> Runtime:
 @signals.worker_ready.connect
 def warm_up(**_: object) -> None:
     """Load the model and open the index before the first task, not during it: the first
-    job would otherwise pay a second or two, and a locked index should fail loudly now."""
+    job would otherwise pay a second or two, and a locked index should fail loudly now.
+    Then say this worker is alive (`pipeline.heartbeat`) for as long as it is."""
     runtime().warm_up()
+    heartbeat.keep_beating(runtime().redis, runtime().worker_id, _stopping)
+
+
+@signals.worker_shutdown.connect
+def stop_beating(**_: object) -> None:
+    _stopping.set()
+
+
+class _NoResults(logging.Filter):
+    """Task results carry user content (chunks, answers, summaries): Celery's line for a
+    task that succeeded keeps its name, id and time, and drops its result."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict) and "return_value" in record.args:
+            record.args = {**record.args, "return_value": "(result not logged)"}
+        return True
 
 
 configure_logging(get_settings().log_level)
+logging.getLogger("celery.app.trace").addFilter(_NoResults())
 app = create_celery(get_settings())
 
 
@@ -69,11 +91,14 @@ def perform_job(task: CeleryTask, job_id: str, work: Callable[[Runtime, str], T]
         return work(runtime(), job_id)
     except Retryable as exc:
         if task.request.retries >= (task.max_retries or 0):
-            jobs.fail_now(runtime().engine, job_id, f"gave up after retries: {exc}")
+            jobs.fail_now(runtime().engine, job_id, f"gave up after retries: {exc.message}")
             raise
         raise task.retry(exc=exc, countdown=min(2**task.request.retries, 60)) from exc
     except Exception as exc:
-        jobs.fail_now(runtime().engine, job_id, f"{type(exc).__name__}: {exc}")
+        # The driver's text stays in the log (without statement parameters); the client
+        # reads what happened, not how a library phrased it.
+        log.exception("job %s failed", job_id)
+        jobs.fail_now(runtime().engine, job_id, f"internal error ({type(exc).__name__})")
         raise
 
 

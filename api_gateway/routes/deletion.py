@@ -3,16 +3,17 @@ mark the user `deleting` and queue its erasure; the job's result is the erasure 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import DispatchDep, SessionDep, Writer
+from api_gateway.params import UserIdPath
 from api_gateway.responses import errors
 from pipeline.erasure import request
 from pipeline.messages import EraseJob, Task
 from pipeline.schemas import DeleteRequest, DeleteResponse
 
-router = APIRouter(tags=["deletion"])
-UserIdPath = Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")
+router = APIRouter(route_class=BodyRoute, tags=["deletion"])
 
 
 def _delete(

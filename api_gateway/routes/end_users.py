@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import Admin, DispatchDep, GatewayDep, Reader, SessionDep, Writer
+from api_gateway.params import UserIdPath
 from api_gateway.responses import errors
 from pipeline import users
 from pipeline.db.engine import session_scope
@@ -16,8 +18,7 @@ from pipeline.messages import Footprint, Task
 from pipeline.schemas import EndUser, EndUserCreate, EndUserPatch, UserFootprint
 from pipeline.status import UserStatus
 
-router = APIRouter(prefix="/v1/end-users", tags=["end-users"])
-UserIdPath = Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$")
+router = APIRouter(route_class=BodyRoute, prefix="/v1/end-users", tags=["end-users"])
 
 
 def _out(user: User) -> EndUser:

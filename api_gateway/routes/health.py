@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import GatewayDep, SessionDep
 from api_gateway.responses import errors
 from pipeline.errors import Unavailable
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=BodyRoute, tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")

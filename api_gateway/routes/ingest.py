@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import BacklogOk, DispatchDep, GatewayDep, SessionDep, Writer
 from api_gateway.responses import errors
 from pipeline.ingest import accept
 from pipeline.messages import IngestJob, Task
 from pipeline.schemas import Ingested, IngestRequest, IngestResponse
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(route_class=BodyRoute, tags=["ingest"])
 
 
 @router.post(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import DispatchDep, GatewayDep, Reader
 from api_gateway.responses import errors
 from pipeline.messages import AnswerQuestion, SearchChunks, Task
 from pipeline.schemas import ChunkOut, ChunksRequest, ChunksResponse, QueryRequest, QueryResponse
 
-router = APIRouter(tags=["retrieval"])
+router = APIRouter(route_class=BodyRoute, tags=["retrieval"])
 
 
 @router.post(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import DispatchDep, GatewayDep, Reader
 from api_gateway.responses import errors
 from pipeline.db.engine import session_scope
@@ -18,7 +19,7 @@ from pipeline.messages import Summarize, Task
 from pipeline.schemas import SummaryQuery, SummaryResponse
 from pipeline.summaries import purposes, store
 
-router = APIRouter(tags=["summaries"])
+router = APIRouter(route_class=BodyRoute, tags=["summaries"])
 
 
 def _body(query: SummaryQuery, found: store.Stored) -> bytes:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api_gateway.bodies import BodyRoute
 from api_gateway.deps import SessionDep, Writer
 from api_gateway.responses import errors
 from pipeline import users
 from pipeline.schemas import RegisterRequest, RegisterResponse
 
-router = APIRouter(tags=["users"])
+router = APIRouter(route_class=BodyRoute, tags=["users"])
 
 
 @router.put(

@@ -30,7 +30,8 @@ def _install() -> None:
     def traced() -> bool:
         if not role:
             argv = " ".join(sys.argv)
-            role.append("uvicorn" in argv or ("celery" in argv and " worker" in argv))
+            gateway = "uvicorn" in argv or "api_gateway" in argv
+            role.append(gateway or ("celery" in argv and " worker" in argv))
         return role[0]
 
     def note(path: str | None) -> None:

@@ -18,15 +18,26 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("persona.db")
 
 
+CONNECT_TIMEOUT_S = 3
+"""A server that does not accept within this is down: callers answer 503, never hang."""
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str, pool_size: int = 10) -> Engine:
-    """One pooled engine per URL and process (why: connections are the costly part)."""
+    """One pooled engine per URL and process (why: connections are the costly part).
+
+    Connections are checked before use (a restarted server is reconnected to, not
+    failed on), and statement parameters are kept out of error messages: they hold
+    user content, and errors reach the logs."""
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        pool_timeout=10,
+        hide_parameters=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
     )
 
 

@@ -115,7 +115,8 @@ class Job(Base):
     Jobs name their user by (org, user_id) and the user row's id without a
     foreign key, so the report of a finished job outlives the user it served.
     `published_at` is when its message last went to the broker: the sweeper
-    re-publishes jobs left queued longer than a bound (the outbox).
+    re-publishes jobs left queued longer than a bound (the outbox), and running jobs
+    whose `worker` is gone.
     """
 
     __tablename__ = "jobs"
@@ -146,6 +147,9 @@ class Job(Base):
     created_at: Mapped[datetime] = _created()
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker process that claimed the job last (host:pid): when its heartbeat stops,
+    # the sweeper re-publishes the job without waiting for the stuck-job timeout.
+    worker: Mapped[str | None] = mapped_column(String(128))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What a finished job reports beyond counts (an erasure: what it removed, per store).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -90,9 +90,10 @@ class Dropped(Exception):
     time limit): it ends failed, with this as the reason its client reads."""
 
 
-def claim(session: Session, job_id: str) -> Work | None:
-    """Step 1: the job marked running and its pending items; None if it is finished."""
-    job = jobs.claim(session, job_id)
+def claim(session: Session, job_id: str, worker: str | None = None) -> Work | None:
+    """Step 1: the job marked running (by `worker`) and its pending items; None if it is
+    finished."""
+    job = jobs.claim(session, job_id, worker)
     if job is None:
         return None
     rows = session.execute(
@@ -205,6 +206,7 @@ def write(
     runtime.index.upsert([Point(pid, vector, payload(work, i, p)) for i, p, vector, pid in placed])
     if stale:
         runtime.index.delete(stale)
+    runtime.index.flush()  # durable before the items are marked indexed
     if items:
         ids = [i.id for i in items]
         session.execute(delete(Chunk).where(Chunk.item_id.in_(ids)))
@@ -248,7 +250,7 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
     t0 = time.perf_counter()
     deadline = time.monotonic() + runtime.settings.ingest.job_time_limit_s
     with session_scope(runtime.engine) as session:
-        work = claim(session, job_id)
+        work = claim(session, job_id, runtime.worker_id)
     if work is None:
         return Outcome(job_id, Ran.SKIPPED)
     t1 = time.perf_counter()

@@ -210,7 +210,8 @@ class VectorIndex(ABC):
 
     Every write returns only once it is applied and visible to searches, so a
     job that has upserted can report success and a following query finds the
-    points. All methods may be called from several threads of one process.
+    points; it is durable once `flush` returns (a job flushes before it records
+    its success). All methods may be called from several threads of one process.
     """
 
     dim: int
@@ -228,6 +229,14 @@ class VectorIndex(ABC):
     @abstractmethod
     def delete_tenant(self, tenant: str) -> None:
         """Remove every point of one user, whatever wrote it."""
+
+    def flush(self) -> None:  # noqa: B027 - a no-op is the right default
+        """Make every write so far durable (a no-op where each write already is)."""
+
+    def compact(self) -> bool:
+        """Rewrite storage so that deleted points are in no file any more (after an
+        erasure); True when that is done, False where this back end cannot promise it."""
+        return False
 
     # --- reads --------------------------------------------------------------
 

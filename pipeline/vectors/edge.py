@@ -1,14 +1,22 @@
 """The embedded vector index: Qdrant Edge, Qdrant's own engine inside this process.
 
 This is the default when no Qdrant server is configured. The shard lives in one
-folder: a write-ahead log, segments and ``edge_config.json``. Edge runs no
-server and no background optimizer: every call works synchronously in the
-calling thread (searches fan out over the engine's own thread pool). We never
-call `EdgeShard.optimize()`: with the tenant index a per-user search reads only
-that user's points (about 0.3 ms at 100k points), and measured after an
-optimize it was slower, not faster. The price is that deleted points are not
-vacuumed from the appendable segment; a maintenance job may optimize if that
-ever matters.
+folder: segments and ``edge_config.json``. Edge runs no server and no background
+optimizer: every call works synchronously in the calling thread (searches fan
+out over the engine's own thread pool).
+
+Durability and erasure. A shard is created without a write-ahead log: a WAL
+keeps every upsert's payload (the chunk's text) until its segment file rotates
+out, long after the point is deleted. Writes are durable once `flush` returns,
+and an ingest job flushes before it records success, so a crash loses no point
+that PostgreSQL calls indexed. After an erasure `compact` runs the optimizer
+with vacuum on any deleted point, which rewrites the segments that held the
+user's points: their text is then in no file. Indexing thresholds are set out
+of reach, so the optimizer never builds graphs: with the tenant index a
+per-user search reads only that user's points (about 0.3 ms at 100k points),
+and measured with graphs it was slower, not faster. A shard made by an earlier
+release keeps its WAL (Edge fixes that choice at creation); there `compact`
+cannot promise the text is gone, and says so.
 
 Ownership. Exactly one process may open a folder. Qdrant Edge already refuses a
 second opener through a lock on its WAL, but with an opaque message ("Can't
@@ -53,6 +61,8 @@ from pipeline.vectors.base import (
 LOCK_FILE = ".persona.lock"
 CONFIG_FILE = "edge_config.json"  # written by EdgeShard.create; marks an existing shard
 UPSERT_BATCH = 1024
+VACUUM_ANY = 1e-9  # fraction of deleted points in a segment that makes `compact` vacuum it
+NEVER = 2**31 - 1  # KB: an indexing threshold no segment reaches
 
 
 class EdgeIndex(VectorIndex):
@@ -76,7 +86,7 @@ class EdgeIndex(VectorIndex):
     # --- writes -------------------------------------------------------------
 
     def upsert(self, points: Iterable[Point]) -> None:
-        """Apply in batches; each returns once logged to the WAL and searchable."""
+        """Apply in batches; each returns once searchable (durable after `flush`)."""
         shard = self._live()
         items = list(points)
         for batch in batched(items, self._batch_size):
@@ -94,6 +104,21 @@ class EdgeIndex(VectorIndex):
 
     def delete_tenant(self, tenant: str) -> None:
         self._live().update(qe.UpdateOperation.delete_points_by_filter(_tenant_filter(tenant)))
+
+    def flush(self) -> None:
+        self._live().flush()
+
+    def compact(self) -> bool:
+        """Vacuum every segment with a deleted point and flush; True unless the shard has
+        a WAL (one made by an earlier release), which still holds what was deleted."""
+        shard = self._live()
+        shard.optimize()
+        shard.flush()
+        return not self._has_wal
+
+    @property
+    def _has_wal(self) -> bool:
+        return (self.path / "wal").exists()
 
     # --- reads --------------------------------------------------------------
 
@@ -140,7 +165,7 @@ class EdgeIndex(VectorIndex):
         return shard
 
 
-def _edge_config(dim: int) -> qe.EdgeConfig:
+def _edge_config(dim: int, *, new: bool) -> qe.EdgeConfig:
     # Per-tenant graphs only (m=0, payload_m=16): every search is scoped to one
     # user, so a global graph would cost build time and never be used. This is
     # Qdrant's recommended multitenancy layout, the same as the server's.
@@ -149,13 +174,18 @@ def _edge_config(dim: int) -> qe.EdgeConfig:
         hnsw_config=qe.HnswIndexConfig(
             m=0, ef_construct=100, full_scan_threshold=10_000, payload_m=16
         ),
+        # `compact` vacuums any segment with a deleted point and builds no graph.
+        optimizers=qe.EdgeOptimizersConfig(
+            deleted_threshold=VACUUM_ANY, vacuum_min_vector_number=1, indexing_threshold=NEVER
+        ),
+        wal_enabled=False if new else None,  # an existing shard keeps what it was made with
     )
 
 
 def _open_shard(path: Path, dim: int) -> qe.EdgeShard:
-    config = _edge_config(dim)
     if not (path / CONFIG_FILE).exists():
-        return qe.EdgeShard.create(str(path), config)
+        return qe.EdgeShard.create(str(path), _edge_config(dim, new=True))
+    config = _edge_config(dim, new=False)
     try:
         # Passing the config makes Edge check it against the stored segments.
         return qe.EdgeShard.load(str(path), config)

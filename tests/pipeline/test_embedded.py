@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from sqlalchemy.engine import make_url
 
 from pipeline.local.embedded import (
     SERVICE_ACCOUNT,
@@ -91,15 +93,54 @@ def _wait_gone(pids: list[int], timeout: float = 20.0) -> None:
 
 
 def test_urls_point_at_the_running_servers(stack: EmbeddedStack) -> None:
-    assert (
-        stack.database_url
-        == f"postgresql+psycopg://persona@127.0.0.1:{stack.postgres.port}/persona"
-    )
-    assert stack.redis_url == f"redis://127.0.0.1:{stack.redis.port}/0"
+    app = make_url(stack.database_url)
+    assert (app.host, app.port, app.database) == ("127.0.0.1", stack.postgres.port, "persona")
+    assert app.username == "persona_app"
+    assert stack.redis_url.startswith("redis://:")
+    assert stack.redis_url.endswith(f"@127.0.0.1:{stack.redis.port}/0")
     with psycopg.connect(stack.postgres.conninfo()) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == ("persona",)
         assert conn.info.server_version >= 180000  # the wheel's server, not the system's
-    assert redis.Redis.from_url(stack.redis_url).config_get("appendonly") == {"appendonly": "yes"}
+    persistence = redis.Redis.from_url(stack.redis_url).info("persistence")
+    assert persistence["aof_enabled"] == 1
+
+
+def test_every_connection_needs_the_secret_and_the_application_is_no_superuser(
+    stack: EmbeddedStack,
+) -> None:
+    port = stack.postgres.port
+    for user in ("persona", "persona_app"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"host=127.0.0.1 port={port} user={user} dbname=persona").close()
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(
+                f"host=127.0.0.1 port={port} user={user} password=guess dbname=persona"
+            ).close()
+    app = make_url(stack.database_url)
+    conninfo = (
+        f"host=127.0.0.1 port={port} user={app.username} password={app.password} dbname=persona"
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() == (False,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("COPY (SELECT 1) TO PROGRAM 'true'")
+        conn.execute("CREATE TABLE owned_by_the_application (id int)")  # it owns its database
+    for path in stack.postgres.data_dir.glob("persona-*.secret"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+    anonymous = redis.Redis(host="127.0.0.1", port=stack.redis.port)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.ping()
+    client = redis.Redis.from_url(stack.redis_url)
+    assert client.ping()
+    for command in ("CONFIG", "DEBUG", "MODULE"):
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            client.execute_command(command, "HELP")
+    secret = stack.redis.data_dir / "persona.secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert secret.read_text().strip() not in Path(f"/proc/{stack.redis.pid}/cmdline").read_text()
 
 
 def test_data_survives_a_restart(stack: EmbeddedStack) -> None:

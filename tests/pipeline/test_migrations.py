@@ -19,10 +19,10 @@ from pipeline.db.migrate import alembic_config, upgrade
 def scratch_url(services) -> Iterator[str]:
     """A database of its own, so up and down migrations touch nothing else."""
     name = f"scratch_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(services.database_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(services.admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.database_url).set(database=name)
+    url = make_url(services.admin_url).set(database=name)
     yield url.render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))

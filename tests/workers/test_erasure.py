@@ -7,12 +7,16 @@ other users of the same organization untouched, and a fresh start on re-register
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import redis
+from sqlalchemy import text
 
 from tests.conftest import BOOTSTRAP_KEY, System, Tenant
 from tests.helpers import (
     FACTS,
+    FAST_SWEEP,
     ZERO,
     events,
     footprint,
@@ -24,7 +28,6 @@ from tests.helpers import (
     wait_for,
     wait_job,
 )
-from tests.workers.test_ingest_faults import FAST_SWEEP
 
 
 def ingest(client: httpx.Client, user_id: str, prefix: str = "evt") -> str:
@@ -194,3 +197,27 @@ def test_writes_refused_while_deleting_and_a_lost_delete_job_is_swept_back(
     assert job["result"]["removed"]["postgres"]["items"] == 6
     assert wait_job(api, ingest_job, timeout=90)["status"] == "failed"
     assert api.get(f"/v1/end-users/{user}").status_code == 404
+
+
+def test_writes_answer_409_until_the_erasure_has_ended(make_system, engine) -> None:
+    """A write that re-creates the user is answered only once the erasure job has ended:
+    until then every write answers USER_DELETING, as the deletion request promised."""
+    system = make_system()
+    system.start_gateway()
+    system.start_worker()
+    api = httpx.Client(base_url=system.url, headers={"X-API-Key": BOOTSTRAP_KEY}, timeout=30)
+    assert wait_job(api, ingest(api, "late"))["status"] == "succeeded"
+    job_id = api.post("/delete", json={"user_id": "late"}).json()["job_id"]
+    answered: list[tuple[float, int]] = []
+    while not answered or answered[-1][1] != 200:
+        status = api.put("/register", json={"user_id": "late"}).status_code
+        answered.append((time.time(), status))
+        assert status in {200, 409}, status
+    with engine.connect() as conn:
+        finished = conn.execute(
+            text("SELECT extract(epoch FROM finished_at) FROM jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one()
+    assert api.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
+    first_200 = next(at for at, status in answered if status == 200)
+    assert first_200 >= float(finished), "a write was accepted before the erasure ended"
+    assert sum(status == 409 for _, status in answered) >= 1

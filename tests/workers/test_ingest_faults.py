@@ -7,6 +7,7 @@ beat and index folder) so that killing or flushing things touches nothing else.
 from __future__ import annotations
 
 import signal
+import time
 from functools import partial
 
 import httpx
@@ -15,14 +16,7 @@ from sqlalchemy import text
 
 from pipeline.local.embedded import EmbeddedRedis
 from tests.conftest import BOOTSTRAP_KEY, System
-from tests.helpers import events, footprint, wait_for, wait_job
-
-FAST_SWEEP = {
-    "PERSONA_INGEST_SWEEP_INTERVAL_S": "1",
-    "PERSONA_INGEST_REPUBLISH_AFTER_S": "2",
-    "PERSONA_INGEST_STUCK_AFTER_S": "6",
-    "PERSONA_INGEST_JOB_TIME_LIMIT_S": "5",  # below the stuck time, as the settings require
-}
+from tests.helpers import FAST_SWEEP, events, footprint, wait_for, wait_job
 
 
 def client(system: System) -> httpx.Client:
@@ -64,7 +58,15 @@ def test_messages_lost_before_any_worker_runs_are_swept_back(make_system, engine
 
 
 def test_worker_killed_mid_job_completes_after_restart(make_system, engine) -> None:
-    system = make_system(**FAST_SWEEP)
+    """The job's worker stops beating: the sweeper sends the job again within seconds,
+    though the stuck-job bound (10 minutes here) and Redis's redelivery are far off."""
+    system = make_system(
+        **{
+            **FAST_SWEEP,
+            "PERSONA_INGEST_STUCK_AFTER_S": "600",
+            "PERSONA_INGEST_JOB_TIME_LIMIT_S": "60",
+        }
+    )
     system.start_gateway()
     api = client(system)
     worker = system.start_worker()
@@ -84,10 +86,12 @@ def test_worker_killed_mid_job_completes_after_restart(make_system, engine) -> N
         ).scalar_one()
     assert pending == 600
     assert api.get(f"/jobs/{job_id}").json()["status"] == "running"
+    killed_at = time.monotonic()
     system.start_worker()
     job = wait_job(api, job_id, timeout=180)
     assert job["status"] == "succeeded"
     assert job["attempts"] >= 2
+    assert time.monotonic() - killed_at < 60, "recovered from the heartbeat, not the timeout"
     assert footprint(api, "killed") == {"items": 600, "chunks": 600, "points": 600}
 
 
@@ -135,5 +139,6 @@ def test_a_poison_item_fails_its_job_clearly_and_blocks_nothing(make_system, eng
     system.start_worker()
     failed = wait_job(api, poisoned["job_id"])
     assert failed["status"] == "failed"
-    assert "year" in failed["error"].lower()
+    assert failed["error"].startswith("internal error ("), failed["error"]
+    assert "12000" not in failed["error"], "the driver's own words stay in the log"
     assert wait_job(api, healthy["job_id"])["status"] == "succeeded"

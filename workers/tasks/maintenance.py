@@ -1,5 +1,5 @@
-"""The maintenance queue: the outbox sweeper re-publishes jobs whose message was lost;
-erasure removes a user everywhere; footprint counts what a user holds."""
+"""The maintenance queue: the outbox sweeper re-publishes jobs whose message or worker was
+lost; erasure removes a user everywhere; footprint counts what a user holds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 
 from celery import Task as CeleryTask
 
-from pipeline import jobs
-from pipeline.db.engine import session_scope
+from pipeline import sweeper
 from pipeline.erasure.footprint import footprint as user_footprint
 from pipeline.erasure.run import run_erasure_job
 from pipeline.messages import JOB_TASKS, EraseJob, Footprint, Sweep, Task
@@ -23,16 +22,13 @@ MAX_RETRIES = 8
 @app.task(name=Task.SWEEP)
 def sweep(**payload: Any) -> dict[str, Any]:
     Sweep.model_validate(payload)
-    settings = runtime().settings
-    with session_scope(runtime().engine) as session:
-        lost = jobs.lost(session, settings.ingest.republish_after_s, settings.ingest.stuck_after_s)
-        for job_id, kind in jobs.kinds(session, lost).items():
-            app.send_task(JOB_TASKS[kind], kwargs={"job_id": job_id})
-        if lost:
-            jobs.mark_published(session, lost)
-    if lost:
-        log.warning("re-published %d job(s) whose message was lost", len(lost))
-    return reply(lambda: len(lost))
+    found = sweeper.due(runtime())
+    for job_id, kind in found.items():
+        app.send_task(JOB_TASKS[kind], kwargs={"job_id": job_id})
+    sweeper.sent(runtime(), list(found))
+    if found:
+        log.warning("re-published %d job(s) whose message or worker was lost", len(found))
+    return reply(lambda: len(found))
 
 
 @app.task(name=Task.ERASE, bind=True, max_retries=MAX_RETRIES)

@@ -27,6 +27,7 @@ import ctypes
 import logging
 import os
 import pwd
+import secrets
 import signal
 import socket
 import stat
@@ -154,6 +155,36 @@ def ensure_reachable(path: Path, account: Account) -> None:
             )
 
 
+def stored_secret(path: Path, account: Account | None = None) -> str:
+    """The secret kept in `path` (mode 0600), made on first use: 256 random bits,
+    URL-safe, so it can sit in a connection URL unquoted. Created with O_EXCL, so two
+    processes racing to make it agree on the first one written."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    chown_to(path, account)
+    return secret
+
+
+def write_private(path: Path, text: str, account: Account | None = None) -> None:
+    """Write `text` to `path` readable by its owner only (0600), replacing it whole."""
+    staging = path.with_name(path.name + ".tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    chown_to(staging, account)
+    os.replace(staging, path)
+
+
 def chown_to(path: Path, account: Account | None) -> None:
     """Give one file we created for a server to its account (no-op unless root)."""
     if account is not None:
@@ -168,9 +199,11 @@ def spawn(
     cwd: Path,
     account: Account | None = None,
     env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session, its output appended to `log_path` (or shown
-    on our own stdout and stderr when None, as `persona run` does for its apps).
+    on our own stdout and stderr when None, as `persona run` does for its apps),
+    with `pass_fds` open in it (a listening socket we keep).
 
     `death_signal` is what the child receives if the spawning thread dies
     first; pass the child's clean-shutdown signal so an abandoned child
@@ -188,6 +221,7 @@ def spawn(
             cwd=cwd,
             env=dict(env) if env is not None else _server_env(),
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
             preexec_fn=_die_with_parent(death_signal),  # the only way to set PR_SET_PDEATHSIG
             **_run_as(account),
         )
@@ -216,6 +250,37 @@ def run_to_completion(
         ) from None
     if code != 0:
         raise ServerStartError(f"{name} failed with exit code {code}; {_tail_note(log_path)}")
+
+
+def run_with_input(
+    argv: Sequence[str | os.PathLike[str]],
+    stdin: str,
+    *,
+    name: str,
+    log_path: Path,
+    cwd: Path,
+    account: Account | None = None,
+    timeout: float,
+) -> None:
+    """Run a one-shot tool that reads its commands on stdin (PostgreSQL's single-user
+    mode) as `account`; its output goes to `log_path`; raise if it fails."""
+    with open(log_path, "ab") as log:
+        chown_to(log_path, account)
+        done = subprocess.run(
+            [os.fspath(arg) for arg in argv],
+            input=stdin.encode(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=_server_env(),
+            timeout=timeout,
+            check=False,
+            **_run_as(account),
+        )
+    if done.returncode != 0:
+        raise ServerStartError(
+            f"{name} failed with exit code {done.returncode}; {_tail_note(log_path)}"
+        )
 
 
 def wait_ready(

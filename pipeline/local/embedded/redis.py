@@ -5,6 +5,13 @@ lifecycle is not. The server keeps an append-only file fsynced every second
 and no RDB snapshots: in the embedded default Redis holds queued jobs and
 caches that must survive a restart, and SIGTERM makes it flush the file before
 it exits.
+
+It listens on 127.0.0.1 only and asks every client for a password (generated on
+first use, kept 0600 in the data folder; `url` carries it). Its configuration
+file, not its command line (which `ps` shows to every local user), holds it.
+The commands that would let a client with the password reach beyond Redis
+(rewrite files with CONFIG, load code with MODULE, crash or inspect it with
+DEBUG, copy data elsewhere with MIGRATE or replication) are disabled.
 """
 
 from __future__ import annotations
@@ -26,11 +33,16 @@ from pipeline.local.embedded.process import (
     ensure_reachable,
     make_private_dir,
     service_account,
+    stored_secret,
+    write_private,
 )
 from pipeline.local.embedded.server import ChildServer
 
 LOG_NAME = "redis.log"
 PID_NAME = "redis.pid"
+CONF_NAME = "redis.conf"
+SECRET_NAME = "persona.secret"  # noqa: S105 - a file name, not a password
+DISABLED = ("CONFIG", "DEBUG", "MODULE", "MIGRATE", "SLAVEOF", "REPLICAOF", "SYNC", "PSYNC")
 
 
 def executable() -> Path:
@@ -69,8 +81,12 @@ class EmbeddedRedis(ChildServer):
         super().__init__(data_dir, port, start_timeout, stop_timeout)
 
     @property
+    def password(self) -> str:
+        return (self.data_dir / SECRET_NAME).read_text().strip()
+
+    @property
     def url(self) -> str:
-        return f"redis://{LOCALHOST}:{self.port}/0"
+        return f"redis://:{self.password}@{LOCALHOST}:{self.port}/0"
 
     def start(self) -> Self:
         self._refuse_second_start()
@@ -80,10 +96,14 @@ class EmbeddedRedis(ChildServer):
             ensure_reachable(server, account)
         make_private_dir(self.data_dir, account)
         ensure_not_in_use(self.data_dir, server, self.data_dir / PID_NAME, name="redis-server")
+        password = stored_secret(self.data_dir / SECRET_NAME, account)
+        conf = [f"requirepass {password}", *(f'rename-command {c} ""' for c in DISABLED)]
+        write_private(self.data_dir / CONF_NAME, "\n".join(conf) + "\n", account)
         port = self._choose_port()
         return self._launch(
             [
                 server,
+                self.data_dir / CONF_NAME,
                 "--bind",
                 LOCALHOST,
                 "--port",
@@ -114,6 +134,7 @@ class EmbeddedRedis(ChildServer):
         client = redis.Redis(
             host=LOCALHOST,
             port=self.port,
+            password=self.password,
             socket_connect_timeout=1,
             socket_timeout=1,
             retry=Retry(NoBackoff(), 0),

@@ -61,6 +61,22 @@ class ChildServer:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    def restart(self) -> Self:
+        """Stop (or reap, after a crash) and start again on the same port and data, so
+        every client's URL stays right; the server recovers its own data on start
+        (PostgreSQL's crash recovery, Redis's append-only file)."""
+        self._wanted_port = self._port or self._wanted_port
+        self.stop()
+        return self.start()
+
     def start(self) -> Self:
         raise NotImplementedError
 
