@@ -91,7 +91,9 @@ def test_worker_killed_mid_job_completes_after_restart(make_system, engine) -> N
     job = wait_job(api, job_id, timeout=180)
     assert job["status"] == "succeeded"
     assert job["attempts"] >= 2
-    assert time.monotonic() - killed_at < 60, "recovered from the heartbeat, not the timeout"
+    recovered_s = time.monotonic() - killed_at
+    print(f"\njob of a killed worker done {recovered_s:.1f} s after the kill")
+    assert recovered_s < 60, "recovered from the heartbeat, not the timeout"
     assert footprint(api, "killed") == {"items": 600, "chunks": 600, "points": 600}
 
 
