@@ -13,7 +13,7 @@ MODEL := $(PERSONA_EMBEDDING_MODEL_DIR)/model.onnx
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary flow
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks flow
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,7 +46,7 @@ test: install model ## Set up, lint (ruff, format, import contracts, mypy), run 
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench: bench-ingest bench-erase bench-query bench-summary ## Run every benchmark (prints figures; asserts nothing)
+bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks ## Run every benchmark (prints figures; asserts nothing)
 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
@@ -60,6 +60,9 @@ bench-erase: install model ## Time to erase a user with 10,000 events (EVENTS=10
 SIZES ?= 10000,100000,1000000
 bench-query: install model ## POST /chunks p50/p95/p99 vs its floor, by store size (SIZES=10000,100000,1000000)
 	$(BIN)/python -m bench.query --sizes $(SIZES)
+
+bench-webhooks: install model ## Signed inbound webhooks vs plain /ingest (16 senders), outbound deliveries/s, job end → event
+	$(BIN)/python -m bench.webhooks
 
 bench-summary: install model ## Cached /summary p50/p99, new data → served, refreshes per 1,000-job burst
 	$(BIN)/python -m bench.summary --burst $(or $(BURST),1000)

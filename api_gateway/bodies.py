@@ -16,8 +16,6 @@ What counts as wrong, beyond invalid JSON:
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Coroutine
 from email.message import Message
 from typing import Any
@@ -25,35 +23,9 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from pipeline.fields import parse_json
+
 STATE_KEY = "body_error"
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        found[key] = value
-    return found
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is too large")
-    return value
-
-
-def parse(body: bytes) -> Any:
-    """The JSON value of `body`; ValueError (its message for the client) if it is not
-    one, or holds a duplicate key or a number no store can hold."""
-    return json.loads(
-        body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
-    )
 
 
 def is_json(content_type: str) -> bool:
@@ -74,7 +46,7 @@ def body_error(request: Request) -> tuple[str, str] | None:
 class StrictJsonRequest(Request):
     async def json(self) -> Any:
         try:
-            return parse(await self.body())
+            return parse_json(await self.body())
         except ValueError as exc:  # json.JSONDecodeError included
             setattr(self.state, STATE_KEY, ("INVALID_REQUEST", f"Malformed JSON body: {exc}"))
             return {}

@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from pipeline import keys, limits
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
+from pipeline.errors import NotFound
+from pipeline.webhooks import sources
 
 MAX_KEYS = 10_000  # distinct keys remembered per process; the least recent go first
 
@@ -56,3 +58,35 @@ class Callers:
             with self._lock:
                 self._known[digest] = caller
         return caller
+
+
+class Sources:
+    """`lookup(source_id)`: a webhook source and its organization's limits, from memory
+    while fresh (`gateway.auth_cache_s`, like keys: a rotation or a deletion takes effect
+    within it). An unknown source is looked up again every time."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._defaults = settings.ratelimit
+        ttl = settings.gateway.auth_cache_s
+        self._known: TTLCache[str, tuple[sources.Source, limits.OrgLimits]] | None = (
+            TTLCache(maxsize=MAX_KEYS, ttl=ttl) if ttl > 0 else None
+        )
+        self._lock = threading.Lock()
+
+    def lookup(self, source_id: str) -> tuple[sources.Source, limits.OrgLimits]:
+        """Raises NotFound for an unknown source."""
+        if self._known is not None:
+            with self._lock:
+                known = self._known.get(source_id)
+            if known is not None:
+                return known
+        with session_scope(self._engine) as session:
+            source = sources.find(session, source_id)
+            if source is None:
+                raise NotFound(f"No webhook source found with ID {source_id}")
+            found = (source, limits.org_limits(session, source.org_id, self._defaults))
+        if self._known is not None:
+            with self._lock:
+                self._known[source_id] = found
+        return found

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from api_gateway import limits
 from api_gateway.backpressure import BacklogGauge, check_backlog
-from api_gateway.callers import Callers
+from api_gateway.callers import Callers, Sources
 from api_gateway.dispatch import Dispatcher
 from pipeline import keys
 from pipeline.config import Settings
@@ -42,6 +42,7 @@ class Gateway:
     producer: Celery
     dispatcher: Dispatcher
     callers: Callers
+    sources: Sources
     backlog: BacklogGauge
     bucket: TokenBucket
     active_users: ActiveUsers
@@ -101,7 +102,9 @@ def _caller(
     except Unauthorized:
         limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
         raise
-    limits.admit(request, gateway.bucket, gateway.active_users, caller)
+    limits.admit(
+        request, gateway.bucket, gateway.active_users, caller.principal.org_id, caller.limits
+    )
     return caller.principal
 
 

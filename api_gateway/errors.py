@@ -30,6 +30,7 @@ log = logging.getLogger("persona.gateway")
 STATUS = {
     "INVALID_REQUEST": 400,
     "UNAUTHORIZED": 401,
+    "INVALID_SIGNATURE": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "USER_NOT_FOUND": 404,

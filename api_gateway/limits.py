@@ -15,7 +15,6 @@ from datetime import datetime
 import redis
 from fastapi import Request
 
-from api_gateway.callers import Caller
 from pipeline import limits
 from pipeline.config import RateLimitSettings
 from pipeline.errors import RateLimited
@@ -50,14 +49,17 @@ def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[s
 
 
 def admit(
-    request: Request, bucket: limits.TokenBucket, active: limits.ActiveUsers, caller: Caller
+    request: Request,
+    bucket: limits.TokenBucket,
+    active: limits.ActiveUsers,
+    org_id: int,
+    org: limits.OrgLimits,
 ) -> None:
     """Take a token for the caller's organization; RATE_LIMITED (429, Retry-After) when
     none is left. The headers go into the request's state, under `STATE_KEY`.
 
     Redis unreachable: the request is admitted without headers (logged), since
     refusing every request for a missing counter would be the larger outage."""
-    org_id, org = caller.principal.org_id, caller.limits
     try:
         decision = bucket.take(org_id, org)
     except redis.RedisError as exc:

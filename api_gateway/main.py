@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from api_gateway import errors, openapi
 from api_gateway.backpressure import BacklogGauge
-from api_gateway.callers import Callers
+from api_gateway.callers import Callers, Sources
 from api_gateway.deps import Gateway
 from api_gateway.dispatch import Dispatcher, create_producer
 from api_gateway.middleware import BodyLimit, RequestContext
@@ -23,8 +23,11 @@ from api_gateway.routes import (
     ingest,
     jobs,
     retrieval,
+    sources,
     summaries,
     users,
+    webhook_endpoints,
+    webhooks,
 )
 from pipeline import keys, keyspace
 from pipeline.config import Settings, get_settings
@@ -51,6 +54,7 @@ def build(settings: Settings) -> Gateway:
         producer=producer,
         dispatcher=Dispatcher(producer, settings.gateway.rpc_timeout_s),
         callers=Callers(engine, settings),
+        sources=Sources(engine, settings),
         backlog=BacklogGauge(cache, settings.ingest.backlog_check_s),
         bucket=TokenBucket(cache),
         active_users=ActiveUsers(engine),
@@ -101,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retrieval.router,
         deletion.router,
         summaries.router,
+        sources.router,
+        webhook_endpoints.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]

@@ -8,7 +8,8 @@ from pipeline.schemas import ErrorEnvelope
 
 DESCRIPTIONS = {
     400: "INVALID_REQUEST: malformed JSON or a missing or wrong field",
-    401: "UNAUTHORIZED: missing, unknown or revoked API key",
+    401: "UNAUTHORIZED: missing, unknown or revoked API key (INVALID_SIGNATURE: a webhook "
+    "message whose signature does not verify)",
     403: "FORBIDDEN: the key lacks the scope this route needs",
     404: "USER_NOT_FOUND: no such user in this organization",
     409: "USER_DELETING: the user is being deleted",

@@ -168,6 +168,41 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class WebhooksSettings(BaseModel):
+    """Signed events in from producers' sources, and out to an organization's endpoints."""
+
+    rotation_grace_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="After a source's secret is rotated, the old one keeps verifying this long.",
+    )
+    retry_schedule_s: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000],
+        min_length=1,
+        description="Delays before each retry of a failed delivery (each with up to 20% "
+        "jitter); after the last, the delivery has failed.",
+    )
+    disable_after_s: float = Field(
+        default=5 * 86400.0,
+        gt=0,
+        description="An endpoint whose every delivery failed for this long is disabled.",
+    )
+    timeout_s: float = Field(
+        default=10.0, gt=0, description="A receiver slower than this has failed the attempt."
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Allow endpoints on loopback, private or link-local addresses "
+        "(refused by default: a webhook must not reach into the server's own network).",
+    )
+    poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often beat looks for deliveries that are due (retries, and any "
+        "whose message was lost).",
+    )
+
+
 class SummariesSettings(BaseModel):
     quiet_s: float = Field(
         default=5.0,
@@ -228,6 +263,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
     summaries: SummariesSettings = SummariesSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
 
     @field_validator("bootstrap_key")
     @classmethod

@@ -36,6 +36,12 @@ class Unauthorized(PersonaError):
     code = "UNAUTHORIZED"
 
 
+class InvalidSignature(Unauthorized):
+    """A webhook message whose signature does not verify (or is too old or too new)."""
+
+    code = "INVALID_SIGNATURE"
+
+
 class Forbidden(PersonaError):
     """A valid key without the scope the operation needs."""
 

@@ -6,11 +6,12 @@ A value that passes these is stored as it was sent; one that does not gets a
 - text PostgreSQL cannot hold: NUL (U+0000) and lone UTF-16 surrogates (which
   JSON's `\\ud800` escapes can produce, and UTF-8 cannot encode);
 - JSON objects (traits, metadata) larger than `MAX_JSON_BYTES` or nested deeper
-  than `MAX_JSON_DEPTH`; their numbers are finite (the JSON parser of the
-  gateway refuses NaN, Infinity and overflowing literals, see `api_gateway.json`);
+  than `MAX_JSON_DEPTH`; their numbers are finite (`parse_json`, the parser of
+  every body, refuses NaN, Infinity, overflowing literals and duplicate keys);
 - timestamps that are not ISO 8601 strings with a zone, or whose UTC time falls
   outside years 1 to 9999 (what Python can read back);
-- user ids that are blank or hold control characters.
+- user ids that are blank or hold control characters;
+- row ids outside PostgreSQL's `bigint`.
 
 Each type also says in the OpenAPI document what it accepts, so that clients
 and fuzzers generate what the server takes.
@@ -35,6 +36,35 @@ NO_NUL = "^[^\\u0000]*$"
 USER_ID_PATTERN = (  # not blank, no control characters
     "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
 )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value
+
+
+def parse_json(body: bytes | str) -> Any:
+    """The JSON value of a request body; ValueError (its message for the client) if it
+    is not one, holds the same key twice in an object (which parsers resolve silently,
+    each its own way), or a number no store holds (NaN, Infinity, an overflow)."""
+    return json.loads(
+        body, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+    )
 
 
 def storable(value: str) -> str:
@@ -120,3 +150,5 @@ Timestamp = Annotated[
     AfterValidator(_in_utc_range),
 ]
 StrictInt = Annotated[int, Strict()]
+MAX_ROW_ID = 2**63 - 1
+"""Largest id of a row the database numbers (PostgreSQL's `bigint`)."""

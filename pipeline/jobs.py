@@ -18,7 +18,8 @@ from pipeline.db.engine import session_scope
 from pipeline.db.models import Job
 from pipeline.errors import NotFound
 from pipeline.schemas import JobCounts, JobOut
-from pipeline.status import JobKind, JobStatus
+from pipeline.status import EventType, JobKind, JobStatus
+from pipeline.webhooks import outbox
 
 FINISHED = JobStatus.finished()
 
@@ -43,21 +44,23 @@ def create(
     """Write job `job_id` (from `new_id`) in the caller's transaction: queued, and counted
     as published now (its message goes out after the commit, or the sweeper re-sends it);
     or, with `done`, already succeeded (nothing to do: every item was a duplicate)."""
-    session.add(
-        Job(
-            id=job_id,
-            org_id=org_id,
-            user_id=user_id,
-            user_pk=user_pk,
-            kind=kind,
-            status=JobStatus.SUCCEEDED if done else JobStatus.QUEUED,
-            items=items,
-            duplicates=duplicates,
-            timings={},
-            finished_at=func.now() if done else None,
-            published_at=None if done else func.now(),
-        )
+    job = Job(
+        id=job_id,
+        org_id=org_id,
+        user_id=user_id,
+        user_pk=user_pk,
+        kind=kind,
+        status=JobStatus.SUCCEEDED if done else JobStatus.QUEUED,
+        items=items,
+        duplicates=duplicates,
+        timings={},
+        finished_at=func.now() if done else None,
+        published_at=None if done else func.now(),
     )
+    session.add(job)
+    if done:
+        session.flush()
+        announce(session, job)
 
 
 def claim(session: Session, job_id: str, worker: str | None = None) -> Job | None:
@@ -76,30 +79,47 @@ def claim(session: Session, job_id: str, worker: str | None = None) -> Job | Non
     return job
 
 
-def succeed(session: Session, job_id: str, *, chunks: int, timings: dict[str, float]) -> None:
-    session.execute(
+def announce(session: Session, job: Job) -> int:
+    """The job's end as a `job.succeeded` or `job.failed` event (the outbox, in the
+    transaction that ended it); returns the deliveries made. The event of an erasure's
+    own job names no user row: it outlives the user it erased."""
+    data: dict[str, Any] = {
+        "job_id": job.id,
+        "kind": job.kind,
+        "user_id": job.user_id,
+        "status": job.status,
+        "counts": {"items": job.items, "chunks": job.chunks, "duplicates": job.duplicates},
+    }
+    if job.status == JobStatus.FAILED:
+        data["error"] = job.error
+    event = EventType.JOB_SUCCEEDED if job.status == JobStatus.SUCCEEDED else EventType.JOB_FAILED
+    user_pk = None if job.kind == JobKind.DELETE else job.user_pk
+    return outbox.emit(session, job.org_id, event, data, user_pk)
+
+
+def _finish(session: Session, job_id: str, values: dict[str, Any]) -> int:
+    """End the job with `values` unless it has ended already; announce it once."""
+    job = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.not_in(FINISHED))
-        .values(
-            status=JobStatus.SUCCEEDED,
-            chunks=chunks,
-            timings=timings,
-            finished_at=func.now(),
-            error=None,
-        )
-    )
+        .values(finished_at=func.now(), **values)
+        .returning(Job)
+    ).scalar_one_or_none()
+    return announce(session, job) if job is not None else 0
 
 
-def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | None = None) -> None:
+def succeed(session: Session, job_id: str, *, chunks: int, timings: dict[str, float]) -> int:
+    """Record success; returns the webhook deliveries made (`announce`)."""
+    values = {"status": JobStatus.SUCCEEDED, "chunks": chunks, "timings": timings, "error": None}
+    return _finish(session, job_id, values)
+
+
+def fail(session: Session, job_id: str, reason: str, timings: dict[str, Any] | None = None) -> int:
     """Record a permanent failure; the reason is what the client will read."""
-    values: dict[str, Any] = {
-        "status": JobStatus.FAILED,
-        "error": reason[:2000],
-        "finished_at": func.now(),
-    }
+    values: dict[str, Any] = {"status": JobStatus.FAILED, "error": reason[:2000]}
     if timings is not None:
         values["timings"] = timings
-    session.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(values))
+    return _finish(session, job_id, values)
 
 
 def fail_now(engine: Engine, job_id: str, reason: str) -> None:
@@ -121,19 +141,10 @@ def stage_ms(start: float, *stages: tuple[str, float]) -> dict[str, float]:
 
 def complete(
     session: Session, job_id: str, result: dict[str, Any], timings: dict[str, float]
-) -> None:
+) -> int:
     """Record success with a report of what the job did (an erasure's counts per store)."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.not_in(FINISHED))
-        .values(
-            status=JobStatus.SUCCEEDED,
-            result=result,
-            timings=timings,
-            finished_at=func.now(),
-            error=None,
-        )
-    )
+    values = {"status": JobStatus.SUCCEEDED, "result": result, "timings": timings, "error": None}
+    return _finish(session, job_id, values)
 
 
 def kinds(session: Session, job_ids: list[str]) -> dict[str, JobKind]:

@@ -59,6 +59,14 @@ def ensure_org(session: Session, name: str) -> int:
     return session.execute(select(Organization.id).where(Organization.name == name)).scalar_one()
 
 
+def org_id(session: Session, name: str) -> int:
+    """The id of organization `name`; NOT_FOUND if there is none."""
+    found = session.execute(select(Organization.id).where(Organization.name == name)).scalar()
+    if found is None:
+        raise NotFound(f"No organization named {name!r}")
+    return found
+
+
 def register_key(
     session: Session, org: str, key: str, scopes: list[str], name: str = ""
 ) -> tuple[int, bool]:

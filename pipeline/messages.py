@@ -23,6 +23,7 @@ class Queue(StrEnum):
     SUMMARIES = "summaries"
     RETRIEVAL = "retrieval"
     MAINTENANCE = "maintenance"
+    WEBHOOKS = "webhooks"
 
 
 class Task(StrEnum):
@@ -37,6 +38,8 @@ class Task(StrEnum):
     ERASE = "persona.maintenance.erase"
     SUMMARIZE = "persona.summaries.compute"
     SUMMARY_CHECK = "persona.summaries.settle"
+    WEBHOOKS_DUE = "persona.webhooks.due"
+    WEBHOOK_DELIVER = "persona.webhooks.deliver"
 
 
 ROUTES: dict[str, Queue] = {
@@ -50,6 +53,9 @@ ROUTES: dict[str, Queue] = {
     # A cold summary is a read someone waits for: it runs beside /chunks, not behind refreshes.
     Task.SUMMARIZE: Queue.RETRIEVAL,
     Task.SUMMARY_CHECK: Queue.SUMMARIES,
+    # A slow or dead receiver holds up nothing but other deliveries.
+    Task.WEBHOOKS_DUE: Queue.WEBHOOKS,
+    Task.WEBHOOK_DELIVER: Queue.WEBHOOKS,
 }
 
 JOB_TASKS: dict[JobKind, Task] = {JobKind.INGEST: Task.INGEST, JobKind.DELETE: Task.ERASE}
@@ -160,3 +166,14 @@ def unwrap_reply(reply: dict[str, Any]) -> Any:
     if "error" in reply:
         raise error_from(reply["error"]["code"], reply["error"]["message"])
     return reply["ok"]
+
+
+class WebhooksDue(Message):
+    """Lease the webhook deliveries due now and send one attempt message for each."""
+
+
+class WebhookAttempt(Message):
+    """One attempt of one delivery; the number makes a duplicate message a no-op."""
+
+    delivery_id: int
+    attempt: int

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import httpx
 import numpy as np
 import redis
 from numpy.typing import NDArray
@@ -88,6 +89,11 @@ class Runtime:
         )
 
     @cached_property
+    def http(self) -> httpx.Client:
+        """Outbound HTTP (webhook deliveries): one pool per process; no redirects."""
+        return httpx.Client(follow_redirects=False)
+
+    @cached_property
     def worker_id(self) -> str:
         """This process, as the jobs it claims name it (`pipeline.heartbeat`)."""
         return heartbeat.worker_id()
@@ -119,6 +125,8 @@ class Runtime:
         _ = self.chunker, self.index, self.engine
 
     def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
         if "readers" in self.__dict__:
             self.readers.shutdown(wait=True)
         if "index" in self.__dict__:

@@ -58,6 +58,23 @@ class SummarySource(StrEnum):
     FALLBACK = "fallback"
 
 
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: `pending` until a 2xx (`succeeded`) or its last retry (`failed`)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EventType(StrEnum):
+    """What the organization's endpoints can subscribe to."""
+
+    JOB_SUCCEEDED = "job.succeeded"
+    JOB_FAILED = "job.failed"
+    USER_ERASED = "user.erased"
+    SUMMARY_UPDATED = "summary.updated"
+
+
 def one_of(column: str, states: type[StrEnum]) -> str:
     """The SQL of a check constraint keeping `column` to the members of `states`."""
     values = ", ".join(f"'{member.value}'" for member in states)

@@ -7,6 +7,7 @@ than the one it was tuned on.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -22,10 +23,12 @@ from typing import TypeVar
 import httpx
 import pytest
 from sqlalchemy import Engine, text
+from standardwebhooks.webhooks import Webhook
 
 from pipeline import keys
 from pipeline.db.engine import session_scope
 from pipeline.messages import Footprint, Task
+from tests.fakes.webhook_receiver import Receiver
 
 T = TypeVar("T")
 PERSONA = str(Path(sys.executable).with_name("persona"))
@@ -202,3 +205,64 @@ def stop_persona_run(proc: subprocess.Popen[bytes]) -> float:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(90) == 0
     return time.monotonic() - t0
+
+
+# Webhooks: a deployment that may reach the test's own receiver on 127.0.0.1, and
+# retries within seconds.
+WEBHOOK_SETTINGS = {
+    "PERSONA_WEBHOOKS_ALLOW_PRIVATE_URLS": "true",  # the receiver is on 127.0.0.1
+    "PERSONA_WEBHOOKS_RETRY_SCHEDULE_S": "[1, 1, 1, 1]",
+    "PERSONA_WEBHOOKS_POLL_S": "0.5",
+    "PERSONA_WEBHOOKS_TIMEOUT_S": "2",
+    "PERSONA_WEBHOOKS_ROTATION_GRACE_S": "3",
+    "PERSONA_SUMMARIES_QUIET_S": "600",
+}
+
+
+def event(content: str, **extra: str) -> dict:
+    """An event as a producer sends it: no id of its own (the message's stands in)."""
+    return {"type": "message", "timestamp": "2025-10-10T09:00:00Z", "content": content, **extra}
+
+
+def ingest_one(admin: httpx.Client, user_id: str, content: str) -> str:
+    """An `/ingest` of one event; its job id."""
+    body = {"user_id": user_id, "events": [event(content, event_id=uuid.uuid4().hex)]}
+    response = admin.post("/ingest", json=body)
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def send_signed(
+    client: httpx.Client,
+    source_id: str,
+    secret: str,
+    body: dict,
+    webhook_id: str | None = None,
+    at: datetime | None = None,
+) -> httpx.Response:
+    """A producer's signed POST, with the Standard Webhooks library."""
+    raw = json.dumps(body)
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    at = at or datetime.now(UTC)
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, at, raw),
+        "content-type": "application/json",
+    }
+    return client.post(f"/webhooks/{source_id}", content=raw, headers=headers)
+
+
+def new_source(admin: httpx.Client, **fields: object) -> dict:
+    response = admin.post("/v1/sources", json={"name": f"crm-{uuid.uuid4().hex[:6]}", **fields})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["secret"].startswith("whsec_")
+    return created
+
+
+def new_endpoint(admin: httpx.Client, receiver: Receiver, events: list[str]) -> dict:
+    response = admin.post("/v1/webhook-endpoints", json={"url": receiver.url, "events": events})
+    assert response.status_code == 201, response.text
+    receiver.secret = response.json()["secret"]
+    return response.json()

@@ -34,6 +34,7 @@ TASK_MODULES = [
     "workers.tasks.retrieval",
     "workers.tasks.maintenance",
     "workers.tasks.summaries",
+    "workers.tasks.webhooks",
 ]
 
 
@@ -42,6 +43,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     app.conf.beat_schedule = {
         "sweep-lost-jobs": {"task": Task.SWEEP, "schedule": settings.ingest.sweep_interval_s},
+        "deliver-due-webhooks": {"task": Task.WEBHOOKS_DUE, "schedule": settings.webhooks.poll_s},
     }
     return app
 

@@ -32,7 +32,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pipeline.status import ItemKind, ItemState, JobStatus, SummarySource, UserStatus, one_of
+from pipeline.status import (
+    DeliveryStatus,
+    ItemKind,
+    ItemState,
+    JobStatus,
+    SummarySource,
+    UserStatus,
+    one_of,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -252,3 +260,117 @@ class Summary(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     refreshes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = _created()
+
+
+class WebhookSource(Base):
+    """A producer that pushes signed events (`POST /webhooks/{id}`): its secret verifies
+    them, its `mapping` (JMESPath expressions) reads its own JSON."""
+
+    __tablename__ = "webhook_sources"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_webhook_sources_org_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    # After a rotation the old secret verifies until `previous_until`.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookEndpoint(Base):
+    """An organization's receiver of signed events, and the events it subscribed to."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    # Since when every attempt failed (cleared by a success); past the limit, disabled.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookEvent(Base):
+    """An event to deliver (the outbox): written in the transaction of the change it
+    reports. Its id is the `webhook-id` every attempt of every delivery carries. Events
+    about a user carry its `user_pk`, so an erasure drops those not yet delivered."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    user_pk: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: tried until a 2xx or the end of the retry schedule."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(one_of("status", DeliveryStatus), name="status"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text(f"status = '{DeliveryStatus.PENDING}'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    user_pk: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    # An attempt in flight holds the delivery until then; a worker that died mid-attempt
+    # leaves it to be tried again once this has passed.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: its answer's status, latency and at most 1 KB of
+    its body; nothing of the user."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_pk: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _created()

@@ -49,8 +49,9 @@ from pipeline.erasure.footprint import (
 )
 from pipeline.errors import Retryable, transient_is_retryable
 from pipeline.runtime import Runtime
-from pipeline.status import JobKind
+from pipeline.status import EventType, JobKind
 from pipeline.vectors import tenant_key
+from pipeline.webhooks import outbox
 
 log = logging.getLogger("persona.erasure")
 
@@ -137,7 +138,7 @@ def _run(runtime: Runtime, job_id: str) -> dict[str, object] | None:
         job = jobs.claim(session, job_id, runtime.worker_id)
         if job is None:
             return None
-        org_id, user_pk = job.org_id, job.user_pk
+        org_id, user_pk, user_id = job.org_id, job.user_pk, job.user_id
     with session_scope(runtime.engine) as session:
         rows = erase_rows(session, user_pk)
     t1 = time.perf_counter()
@@ -168,5 +169,11 @@ def _run(runtime: Runtime, job_id: str) -> dict[str, object] | None:
             t0, ("postgres", t1), ("qdrant", t2), ("redis", t3), ("recheck", t4)
         )
         jobs.complete(session, job_id, report, timings)
+        outbox.emit(
+            session,
+            org_id,
+            EventType.USER_ERASED,
+            {"user_id": user_id, "job_id": job_id, "report": report},
+        )
     log.info("erased user %s of org %s: %s", user_pk, org_id, report["removed"])
     return report

@@ -83,6 +83,7 @@ class Outcome:
     status: Ran
     chunks: int = 0
     reason: str | None = None
+    deliveries: int = 0  # webhook deliveries the job's end made (`jobs.announce`)
 
 
 class Dropped(Exception):
@@ -270,7 +271,7 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
             written = write(session, runtime, work, chunked, vectors)
             t4 = time.perf_counter()
             timings = jobs.stage_ms(t0, ("claim", t1), ("chunk", t2), ("embed", t3), ("write", t4))
-            jobs.succeed(session, job_id, chunks=written, timings=timings)
+            deliveries = jobs.succeed(session, job_id, chunks=written, timings=timings)
     except Dropped as dropped:
         jobs.fail_now(runtime.engine, job_id, str(dropped))
         return Outcome(job_id, Ran.FAILED, reason=str(dropped))
@@ -281,4 +282,4 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
         written,
         timings["total_ms"],
     )
-    return Outcome(job_id, Ran.SUCCEEDED, chunks=written)
+    return Outcome(job_id, Ran.SUCCEEDED, chunks=written, deliveries=deliveries)

@@ -1,12 +1,16 @@
-"""The `persona` command: run the system, migrate, manage API keys."""
+"""The `persona` command: run the system, migrate, manage API keys, limits and webhooks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from pipeline import keys
 from pipeline.config import Settings, get_settings
@@ -14,12 +18,18 @@ from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
 from pipeline.errors import PersonaError
 from pipeline.logs import configure_logging
+from pipeline.webhooks import endpoints, sources
+from pipeline.webhooks.schemas import endpoint_out, source_out
 
 app = typer.Typer(help="Persona: a self-hostable personalization API for AI agents.")
 keys_app = typer.Typer(help="Create and revoke API keys.")
 app.add_typer(keys_app, name="keys")
 orgs_app = typer.Typer(help="Per-organization settings: rate limits and plan quotas.")
 app.add_typer(orgs_app, name="orgs")
+sources_app = typer.Typer(help="Webhook sources: producers that push signed events.")
+app.add_typer(sources_app, name="sources")
+endpoints_app = typer.Typer(help="Webhook endpoints: where the organization's events go.")
+app.add_typer(endpoints_app, name="endpoints")
 
 
 @contextmanager
@@ -129,6 +139,93 @@ def org_limits(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(" ".join(f"{k}={v}" for k, v in stored.items()))
+
+
+@contextmanager
+def in_org(org: str) -> Iterator[tuple[Session, int]]:
+    """A transaction on the database and the id of organization `org`; a domain error
+    (an unknown organization, a bad argument) is printed and exits with status 2."""
+    settings = get_settings()
+    try:
+        with database_url(settings) as url, session_scope(get_engine(url)) as session:
+            yield session, keys.org_id(session, org)
+    except PersonaError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+Org = Annotated[str, typer.Option(help="Organization name.")]
+
+
+def show(model: BaseModel) -> None:
+    typer.echo(model.model_dump_json(indent=2))
+
+
+@sources_app.command("create")
+def create_source(
+    org: Org,
+    name: Annotated[str, typer.Option(help="How the source is known.")],
+    mapping: Annotated[
+        Path | None, typer.Option(help="A JSON file of JMESPath expressions (see README).")
+    ] = None,
+) -> None:
+    """Register a source and print its secret (shown this once)."""
+    with in_org(org) as (session, org_id):
+        rules = json.loads(mapping.read_text()) if mapping else None
+        row, secret = sources.create(session, org_id, name, rules)
+        session.flush()
+        show(source_out(row, secret))
+
+
+@sources_app.command("list")
+def list_sources(org: Org) -> None:
+    with in_org(org) as (session, org_id):
+        for row in sources.listing(session, org_id):
+            typer.echo(f"{row.id}  {row.name}  mapping={'yes' if row.mapping else 'no'}")
+
+
+@sources_app.command("rotate")
+def rotate_source(source_id: str, org: Org) -> None:
+    """Print a new secret; the old one verifies for PERSONA_WEBHOOKS_ROTATION_GRACE_S."""
+    with in_org(org) as (session, org_id):
+        grace = get_settings().webhooks.rotation_grace_s
+        show(source_out(*sources.rotate(session, org_id, source_id, grace)))
+
+
+@sources_app.command("delete")
+def delete_source(source_id: str, org: Org) -> None:
+    with in_org(org) as (session, org_id):
+        sources.remove(session, org_id, source_id)
+    typer.echo(f"deleted {source_id}")
+
+
+@endpoints_app.command("create")
+def create_endpoint(
+    org: Org,
+    url: Annotated[str, typer.Option(help="http(s) URL to POST events to.")],
+    events: Annotated[str, typer.Option(help="Comma-separated event types.")],
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register an endpoint and print its secret (shown this once)."""
+    with in_org(org) as (session, org_id):
+        wanted = [e.strip() for e in events.split(",") if e.strip()]
+        allow = get_settings().webhooks.allow_private_urls
+        show(endpoint_out(*endpoints.create(session, org_id, url, wanted, description, allow)))
+
+
+@endpoints_app.command("list")
+def list_endpoints(org: Org) -> None:
+    with in_org(org) as (session, org_id):
+        for row in endpoints.listing(session, org_id):
+            state = f"disabled: {row.disabled_reason}" if row.disabled_at else "enabled"
+            typer.echo(f"{row.id}  {row.url}  {','.join(row.events)}  {state}")
+
+
+@endpoints_app.command("delete")
+def delete_endpoint(endpoint_id: str, org: Org) -> None:
+    with in_org(org) as (session, org_id):
+        endpoints.remove(session, org_id, endpoint_id)
+    typer.echo(f"deleted {endpoint_id}")
 
 
 if __name__ == "__main__":

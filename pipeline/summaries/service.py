@@ -26,9 +26,10 @@ from pipeline.db.models import Job, User
 from pipeline.errors import transient_is_retryable
 from pipeline.runtime import Runtime
 from pipeline.schemas import SummaryQuery
-from pipeline.status import SummarySource, UserStatus
+from pipeline.status import EventType, SummarySource, UserStatus
 from pipeline.summaries import debounce, facts, generate, purposes, store, traits, writing
 from pipeline.summaries.store import Params, Profile, Stored, Version
+from pipeline.webhooks import outbox
 
 log = logging.getLogger("persona.summaries")
 
@@ -123,6 +124,15 @@ def _save(
             refresh=refresh,
         )
         store.put_hot(runtime.redis, user.pk, params, stored, runtime.settings)
+        if stored.generated_at == stored.computed_at:  # new text (the same keeps its date)
+            data = {
+                "user_id": user.user_id,
+                "purpose": params.purpose,
+                "max_chars": params.max_chars,
+                "freshness_days": params.freshness_days,
+                "generated_at": stored.generated_at.isoformat(),
+            }
+            outbox.emit(session, user.org_id, EventType.SUMMARY_UPDATED, data, user.pk)
     return stored
 
 

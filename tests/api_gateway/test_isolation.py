@@ -23,6 +23,8 @@ from api_gateway.main import create_app
 from pipeline import keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
+from pipeline.status import EventType
+from pipeline.webhooks import endpoints, outbox, sources
 from tests.helpers import wait_job
 
 EXEMPT = {
@@ -32,6 +34,12 @@ EXEMPT = {
 # Creating a user of the same id in the caller's own organization is allowed; it must
 # create a new user there, never reach the victim's.
 CREATES = {("PUT", "/register"), ("POST", "/ingest"), ("POST", "/v1/end-users")}
+# Webhook sources and endpoints are made in the caller's own organization (an endpoint on
+# an address this machine cannot resolve is refused, 400); a listing shows only its own.
+OWN = {("POST", "/v1/sources"): {201}, ("POST", "/v1/webhook-endpoints"): {201, 400}}
+LISTS = {("GET", "/v1/sources"), ("GET", "/v1/webhook-endpoints")}
+# A message to the victim's source, unsigned by its secret, is refused before anything.
+SIGNED = {("POST", "/webhooks/{source_id}")}
 VICTIM = "victim-user"
 SECRET = f"secret-{uuid.uuid4().hex}"
 
@@ -65,6 +73,18 @@ class Victim:
     client: httpx.Client
     job_id: str
     items: int
+    source_id: str
+    endpoint_id: str
+    delivery_id: int
+
+    def ids(self) -> dict[str, str]:
+        return {
+            "user_id": VICTIM,
+            "job_id": self.job_id,
+            "source_id": self.source_id,
+            "endpoint_id": self.endpoint_id,
+            "delivery_id": str(self.delivery_id),
+        }
 
 
 def items_of(engine, org: str) -> int:
@@ -88,7 +108,19 @@ def victim(gateway: str, engine, worker) -> Iterator[Victim]:
     event = {"event_id": "e1", "timestamp": "2025-10-01T09:00:00Z", "content": SECRET}
     job_id = client.post("/ingest", json={"user_id": VICTIM, "events": [event]}).json()["job_id"]
     assert wait_job(client, job_id)["status"] == "succeeded"
-    yield Victim(org, client, job_id, items_of(engine, org))
+    with session_scope(engine) as session:
+        org_id = keys.org_id(session, org)
+        source, _ = sources.create(session, org_id, "victim-crm", None)
+        endpoint, _ = endpoints.create(
+            session, org_id, "http://127.0.0.1:9/x", ["job.failed"], None, allow_private=True
+        )
+        source_id, endpoint_id = source.id, endpoint.id
+        outbox.emit(session, org_id, EventType.JOB_FAILED, {"job_id": job_id})
+    with engine.connect() as conn:
+        delivery_id = conn.execute(
+            text("SELECT id FROM webhook_deliveries WHERE endpoint_id = :e"), {"e": endpoint_id}
+        ).scalar_one()
+    yield Victim(org, client, job_id, items_of(engine, org), source_id, endpoint_id, delivery_id)
     client.close()
 
 
@@ -110,7 +142,7 @@ def body_schema(operation: dict[str, Any]) -> dict[str, Any] | None:
 
 def request_for(method: str, path: str, operation: dict[str, Any], victim: Victim) -> dict:
     """The request a curious tenant would send: every identifier is the victim's."""
-    values = {"user_id": VICTIM, "job_id": victim.job_id}
+    values = victim.ids()
     params = {}
     for param in operation.get("parameters", []):
         name, where = param["name"], param["in"]
@@ -143,7 +175,16 @@ def test_no_route_crosses_organizations(
 ) -> None:
     response = attacker.request(**request_for(method, path, operation, victim))
     assert SECRET not in response.text
-    if (method, path) in CREATES:
+    if (method, path) in OWN:
+        assert response.status_code in OWN[(method, path)], response.text
+    elif (method, path) in LISTS:
+        assert response.status_code == 200, response.text
+        assert victim.source_id not in response.text
+        assert victim.endpoint_id not in response.text
+    elif (method, path) in SIGNED:
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
+    elif (method, path) in CREATES:
         assert response.status_code in {200, 201, 202}, response.text
         if (method, path) == ("POST", "/v1/end-users"):
             assert response.status_code == 201  # a new user of its own, not the victim
@@ -157,6 +198,11 @@ def test_no_route_crosses_organizations(
     assert user["status"] == "active"
     assert victim.client.get(f"/jobs/{victim.job_id}").json()["status"] == "succeeded"
     assert items_of(engine, victim.org) == victim.items
+    assert [s["source_id"] for s in victim.client.get("/v1/sources").json()["sources"]] == [
+        victim.source_id
+    ]
+    listed = victim.client.get("/v1/webhook-endpoints").json()["endpoints"]
+    assert [e["endpoint_id"] for e in listed] == [victim.endpoint_id]
     found = victim.client.post("/chunks", json={"user_id": VICTIM, "query": "secret"}).json()
     assert len(found["chunks"]) == 1
     assert found["chunks"][0]["text"].endswith(SECRET)  # after any dated header

@@ -96,7 +96,7 @@ def test_ingestion_that_settles_refreshes_once_per_burst(deployment: System, eng
     fresh = summary(http, "kai").json()
     assert "Denver" in fresh["summary"]
     assert "Denver" not in served["summary"]
-    assert fresh["generated_at"] > served["generated_at"]
+    assert fresh["generated_at"] >= served["generated_at"]  # to the second
     wait_for(lambda: counts() == {general: 2, "work-style/1000": 1}, what="the second refresh")
     assert summary(http, "kai").json() == fresh, "a refresh to the same text keeps its date"
     assert summary(http, "kai", purpose="work-style").json()["summary"] == work["summary"]

@@ -29,6 +29,9 @@ from tests.helpers import (
     wait_job,
 )
 
+# No endpoint subscribed: no event was kept for the user.
+NO_WEBHOOKS = {"webhook_attempts": 0, "webhook_deliveries": 0, "webhook_events": 0}
+
 
 def ingest(client: httpx.Client, user_id: str, prefix: str = "evt") -> str:
     body = {
@@ -62,6 +65,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
         "chunks": kept_before["chunks"],
         "summaries": 0,
         "users": 1,
+        **NO_WEBHOOKS,
     }
     assert held["qdrant_points"] == kept_before["chunks"]
     assert held["redis_keys"] >= 2  # the two keys set above, and any refresh marks
@@ -93,6 +97,7 @@ def test_delete_erases_one_user_everywhere_and_only_that_user(
         "summaries": 1,
         "users": 1,
         "job_user_ids_scrubbed": 1,
+        **NO_WEBHOOKS,
     }
     # The record of past work stays, without the user's id (it may be an e-mail address).
     assert tenant.client.get(f"/jobs/{ingest_jobs['gone']}").json()["user_id"] == "[erased]"

@@ -37,4 +37,6 @@ def run_job(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     ):
         check = SummaryCheck(user_pk=due.user_pk).model_dump()
         app.send_task(Task.SUMMARY_CHECK, kwargs=check, countdown=due.delay_s)
+    if outcome.deliveries:  # the job's end is an event for some endpoint: send it now
+        app.send_task(Task.WEBHOOKS_DUE)
     return reply(lambda: {"status": outcome.status, "chunks": outcome.chunks})

@@ -36,6 +36,7 @@ def erase(self: CeleryTask, **payload: Any) -> dict[str, Any]:
     message = EraseJob.model_validate(payload)
     # A failed erasure is not retried by itself: a new POST /delete starts a fresh one.
     report = perform_job(self, message.job_id, run_erasure_job)
+    app.send_task(Task.WEBHOOKS_DUE)  # `user.erased`, if an endpoint wants it
     return reply(lambda: report)
 
 
