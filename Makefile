@@ -8,8 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
-export PERSONA_EMBEDDING_MODEL_DIR ?= $(CURDIR)/var/models/all-MiniLM-L6-v2
-MODEL := $(PERSONA_EMBEDDING_MODEL_DIR)/model.onnx
+export PERSONA_EMBEDDING_MODELS_DIR ?= $(CURDIR)/var/models
+MODEL := $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2/model.onnx
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
 
@@ -32,7 +32,7 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 install: $(STAMP) ## Create .venv and install the locked dependencies
 
 $(MODEL): | $(STAMP)
-	$(BIN)/python -m pipeline.local.model_build --target $(PERSONA_EMBEDDING_MODEL_DIR)
+	$(BIN)/python -m pipeline.local.model_build --target $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2
 
 model: $(STAMP) $(MODEL) ## Build the ONNX embedding model from the packaged weights (offline)
 

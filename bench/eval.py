@@ -8,7 +8,7 @@ Whatever ranking /chunks has, this measures it from the outside.
 
 Then, in this process and on the same data, two baselines rank the same chunk texts
 (each under the header the system embeds, `pipeline.chunking.header`):
-  dense: exact cosine with the project's own embedder (PERSONA_EMBEDDING_MODEL_DIR);
+  dense: exact cosine with the project's own embedder (PERSONA_EMBEDDING_MODEL);
   bm25:  bm25s (Lucene BM25, English stopwords, Snowball stemmer).
 
 For each kind of question it prints recall@5 and recall@10 (the share of the labeled
@@ -265,9 +265,7 @@ def main() -> None:
     ran = run_system(users, events, questions)
 
     settings = get_settings()
-    embedder = Embedder(
-        Path(settings.embedding.model_dir), batch_size=settings.embedding.batch_size
-    )
+    embedder = Embedder.all_cores(settings.embedding)
     corpus = chunk_texts(events, Chunker(embedder.tokenizer, embedder.max_tokens))
     t1 = time.perf_counter()
     methods = {

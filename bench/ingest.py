@@ -15,7 +15,6 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
@@ -148,9 +147,7 @@ def run_end_to_end(
 
 def run_ceiling(bodies: list[dict], repeats: int) -> dict[str, float]:
     settings = get_settings()
-    embedder = Embedder(
-        Path(settings.embedding.model_dir), batch_size=settings.embedding.batch_size
-    )
+    embedder = Embedder.all_cores(settings.embedding)
     texts = embed_texts(bodies, embedder)
     items = sum(len(b.get("events", [])) + len(b.get("documents", [])) for b in bodies)
     seconds, cpu = [], []

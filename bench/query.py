@@ -509,7 +509,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     settings = get_settings()
-    embedder = Embedder(settings.embedding.model_dir, batch_size=settings.embedding.batch_size)
+    embedder = Embedder.all_cores(settings.embedding)
     base, embed_s = store.embed_base(
         store.base_texts(args.base_events, args.base_paragraphs), embedder
     )

@@ -35,7 +35,8 @@ from pipeline import keys
 from pipeline.chunking import Source, header
 from pipeline.db.engine import session_scope
 from pipeline.db.models import User
-from pipeline.embedding import MODEL_NAME, Embedder
+from pipeline.embedding import Embedder
+from pipeline.models import MINILM
 from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
 
 # Where events come from, as a connector would label them: (source, type, templates).
@@ -89,7 +90,7 @@ def embed_base(base: Base, embedder: Embedder, seed: int = 11) -> tuple[Base, fl
         header(Source("document", "drive", "document", "notes", YEAR_START, p)) + " " + p
         for p in base.doc_texts
     ]
-    digest = hashlib.sha256("\n".join([MODEL_NAME, *event_inputs, *doc_inputs]).encode())
+    digest = hashlib.sha256("\n".join([MINILM.hub_id, *event_inputs, *doc_inputs]).encode())
     path = CACHE / f"query-base-{digest.hexdigest()[:16]}.npy"
     seconds = 0.0
     if path.exists():
@@ -184,7 +185,7 @@ class Filler:
             pid = chunk_point_id(self.org_id, user_pk, src.kind, external_id, ordinal)
             tokens = len(part.split()) * 4 // 3 + 12  # the model's count is not needed here
             row: tuple[object, ...] = (
-                *(self.next_chunk, item_id, user_pk, ordinal, part, tokens, MODEL_NAME),
+                *(self.next_chunk, item_id, user_pk, ordinal, part, tokens, MINILM.hub_id),
                 uuid.UUID(pid),
             )
             batch.chunks.append((*row, context) if self.with_context else row)

@@ -17,6 +17,8 @@ from typing import Self
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline import models
+
 
 class DatabaseSettings(BaseModel):
     url: str | None = Field(
@@ -36,10 +38,26 @@ class RedisSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    model_dir: Path = Field(
-        default=Path("var/models/all-MiniLM-L6-v2"),
-        description="Folder of the ONNX embedding model (`make model` builds it offline).",
+    models_dir: Path = Field(
+        default=Path("var/models"),
+        description="Folder of the ONNX embedding models, one folder each "
+        "(`make model` builds them offline).",
     )
+    model: str = Field(
+        default=models.DEFAULT,
+        description=f"Model of a new install's first index generation: {', '.join(models.MODELS)}"
+        " (`persona reindex --model` switches later).",
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        models.spec(value)
+        return value
+
+    def folder(self, model: models.ModelSpec) -> Path:
+        """Where `model` is built and loaded from."""
+        return models.folder(self.models_dir, model)
     # Measured on 2 cores (`make bench-ingest`, and its texts embedded job by job in one
     # process): see `pipeline.runtime` on threads and `pipeline.embedding` on batches.
     threads: int | None = Field(

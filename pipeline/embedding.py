@@ -1,30 +1,60 @@
-"""Text to vectors: the default model through fastembed, loaded from a local folder.
+"""Text to vectors: a model of `pipeline.models` through fastembed, from a local folder.
 
-The folder is the one `pipeline.local.model_build` writes. One `Embedder` per process is
-enough: it loads in a fraction of a second and holds the model's ~100 MB once.
-Vectors are unit length, so cosine similarity is a dot product. A text longer than
-`max_tokens` is embedded from its first `max_tokens` tokens only, which is why the
-chunker sizes chunks with `tokenizer`.
+The folder is the one `pipeline.local.model_build` writes. One `Embedder` per model and
+process is enough: it loads in about a second and holds the model once. Vectors are
+unit length, so cosine similarity is a dot product. A text longer than `max_tokens` is
+embedded from its first `max_tokens` tokens only, which is why the chunker sizes chunks
+with `tokenizer`.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from tokenizers import Tokenizer
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-DIM = 384
+from pipeline import models
+from pipeline.config import EmbeddingSettings
+from pipeline.models import MINILM, ModelSpec
+
+_registering = threading.Lock()
+
+
+def _fastembed_name(model: ModelSpec) -> str:
+    """The name fastembed knows `model` by, registering it (mean pooling, normalised) the
+    first time when it is not one of fastembed's own."""
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    with _registering:
+        known = {m["model"] for m in TextEmbedding.list_supported_models()}
+        if model.hub_id not in known:
+            TextEmbedding.add_custom_model(
+                model=model.hub_id,
+                pooling=PoolingType.MEAN,
+                normalization=True,
+                sources=ModelSource(hf=model.hub_id),
+                dim=model.dim,
+                model_file="model.onnx",
+            )
+    return model.hub_id
 
 
 class Embedder:
-    """all-MiniLM-L6-v2 (384 dimensions, mean-pooled, L2-normalized) via fastembed."""
+    """One model of `pipeline.models` (mean-pooled, L2-normalised) via fastembed."""
 
-    def __init__(self, model_dir: Path, threads: int | None = None, batch_size: int = 16) -> None:
-        """Load the model from `model_dir` when `make model` built it there (offline);
+    def __init__(
+        self,
+        model_dir: Path,
+        threads: int | None = None,
+        batch_size: int = 16,
+        model: ModelSpec = MINILM,
+    ) -> None:
+        """Load `model` from `model_dir` when `make model` built it there (offline);
         otherwise through fastembed's own download from the hub, cached in `model_dir`.
 
         `threads` bounds onnxruntime's threads (None: one per core); `batch_size` is how
@@ -33,6 +63,8 @@ class Embedder:
         texts waste least: 16 embedded bench-ingest's texts 12% faster than 64.
         """
         self.model_dir = Path(model_dir)
+        self.model = model
+        self.dim = model.dim
         self.batch_size = batch_size
         built = (self.model_dir / "model.onnx").is_file()
         if built:
@@ -43,14 +75,13 @@ class Embedder:
         from fastembed import TextEmbedding
 
         try:
+            name = _fastembed_name(model)
             if built:
                 self._model = TextEmbedding(
-                    MODEL_NAME, specific_model_path=str(self.model_dir), threads=threads
+                    name, specific_model_path=str(self.model_dir), threads=threads
                 )
             else:
-                self._model = TextEmbedding(
-                    MODEL_NAME, cache_dir=str(self.model_dir), threads=threads
-                )
+                self._model = TextEmbedding(name, cache_dir=str(self.model_dir), threads=threads)
         except Exception as exc:
             raise RuntimeError(
                 f"no embedding model in {self.model_dir} and the hub could not provide one "
@@ -66,6 +97,13 @@ class Embedder:
         self._counter.no_truncation()
         self._counter.no_padding()
 
+    @classmethod
+    def all_cores(cls, settings: EmbeddingSettings, model: ModelSpec | None = None) -> Embedder:
+        """`model` (default: the configured one) from its folder, on every core: what a
+        benchmark's ceiling or baseline runs."""
+        model = model or models.spec(settings.model)
+        return cls(settings.folder(model), batch_size=settings.batch_size, model=model)
+
     @property
     def max_tokens(self) -> int:
         """Tokens, [CLS] and [SEP] included, that the model reads; the rest is ignored."""
@@ -77,8 +115,8 @@ class Embedder:
         return self._counter
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        """One unit-length float32 row of `DIM` values per text, in order."""
+        """One unit-length float32 row of `dim` values per text, in order."""
         if not texts:
-            return np.empty((0, DIM), dtype=np.float32)
+            return np.empty((0, self.dim), dtype=np.float32)
         vectors = list(self._model.embed(texts, batch_size=self.batch_size))
         return np.asarray(vectors, dtype=np.float32)

@@ -26,11 +26,11 @@ import redis
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 
-from pipeline import heartbeat, keyspace
+from pipeline import heartbeat, keyspace, models
 from pipeline.chunking import Chunker
 from pipeline.config import Settings
 from pipeline.db.engine import get_engine
-from pipeline.embedding import DIM, Embedder
+from pipeline.embedding import Embedder
 from pipeline.vectors import VectorIndex, open_index
 
 
@@ -50,10 +50,13 @@ class Runtime:
     @cached_property
     def embedder(self) -> Embedder:
         with self._init_lock:
+            embedding = self.settings.embedding
+            model = models.spec(embedding.model)
             return Embedder(
-                self.settings.embedding.model_dir,
-                threads=self.settings.embedding.threads,
-                batch_size=self.settings.embedding.batch_size,
+                embedding.folder(model),
+                threads=embedding.threads,
+                batch_size=embedding.batch_size,
+                model=model,
             )
 
     @cached_property
@@ -61,7 +64,9 @@ class Runtime:
         """A second, single-threaded copy of the model for queries, so that a search never
         waits behind an ingest job's batches holding the main one (it costs ~100 MB)."""
         with self._init_lock:
-            return Embedder(self.settings.embedding.model_dir, threads=1, batch_size=1)
+            embedding = self.settings.embedding
+            model = models.spec(embedding.model)
+            return Embedder(embedding.folder(model), threads=1, batch_size=1, model=model)
 
     @cached_property
     def chunker(self) -> Chunker:
@@ -74,7 +79,7 @@ class Runtime:
             return open_index(
                 qdrant.url,
                 self.settings.data_dir / "qdrant",
-                dim=DIM,
+                dim=self.embedder.dim,
                 api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
             )
 

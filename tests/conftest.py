@@ -22,7 +22,7 @@ import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from pipeline import keys
+from pipeline import keys, models
 from pipeline.config import Settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Services:
     database_url: str  # the application's role
     redis_url: str  # without a database number: each system under test picks its own
-    model_dir: Path
+    models_dir: Path
     admin_url: str  # a role that may create databases (scratch databases of migration tests)
 
     def env(self, redis_db: int = 0, **extra: str) -> dict[str, str]:
@@ -53,7 +53,7 @@ class Services:
             "PERSONA_DATABASE_URL": self.database_url,
             "PERSONA_REDIS_URL": f"{self.redis_url}/{redis_db}",
             "PERSONA_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
-            "PERSONA_EMBEDDING_MODEL_DIR": str(self.model_dir),
+            "PERSONA_EMBEDDING_MODELS_DIR": str(self.models_dir),
             "PERSONA_LOG_LEVEL": "INFO",
             # Short, so that tests see a revoked key or new limits take effect quickly.
             "PERSONA_GATEWAY_AUTH_CACHE_S": str(AUTH_CACHE_S),
@@ -72,7 +72,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     given_db = os.environ.get("PERSONA_TEST_DATABASE_URL")
     given_redis = os.environ.get("PERSONA_TEST_REDIS_URL")
     data = tmp_path_factory.mktemp("services")
-    model_dir = build_model(Path(os.environ.get("PERSONA_EMBEDDING_MODEL_DIR") or data / "model"))
+    models_dir = Path(os.environ.get("PERSONA_EMBEDDING_MODELS_DIR") or data / "models")
+    build_model(models.folder(models_dir, models.MINILM))
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     try:
         if given_db:
@@ -88,7 +89,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             started.append(redis.start())
             redis_url = redis.url.rsplit("/", 1)[0]
         upgrade(db_url)
-        yield Services(db_url, redis_url, model_dir, admin_url)
+        yield Services(db_url, redis_url, models_dir, admin_url)
     finally:
         for server in reversed(started):
             server.stop()
@@ -351,7 +352,7 @@ def make_runtime(services: Services, tmp_path: Path) -> Iterator[Callable[..., R
         settings = Settings(
             data_dir=tmp_path,
             database={"url": services.database_url},  # type: ignore[arg-type]
-            embedding={"model_dir": services.model_dir},  # type: ignore[arg-type]
+            embedding={"models_dir": services.models_dir},  # type: ignore[arg-type]
             **sections,
         )
         made.append(Runtime(settings))

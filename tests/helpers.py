@@ -177,7 +177,7 @@ def start_persona_run(
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("PERSONA_") or k == "PERSONA_EMBEDDING_MODEL_DIR"
+        if not k.startswith("PERSONA_") or k == "PERSONA_EMBEDDING_MODELS_DIR"
     }
     clean.update(PERSONA_DATA_DIR=str(data_dir), PERSONA_PORT=str(port), **env)
     with open(log, "ab") as out:

@@ -36,7 +36,6 @@ from pipeline import jobs, users
 from pipeline.chunking import Piece, Source, header
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item
-from pipeline.embedding import MODEL_NAME
 from pipeline.errors import transient_is_retryable
 from pipeline.runtime import Runtime
 from pipeline.status import ItemState, JobStatus
@@ -219,7 +218,7 @@ def write(
                 "text": p.text,
                 "context": header(i.source),
                 "token_count": p.token_count,
-                "model": MODEL_NAME,
+                "model": runtime.embedder.model.hub_id,
                 "point_id": uuid.UUID(pid),
             }
             for i, p, _, pid in placed

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.embedding import DIM, Embedder
+from pipeline.embedding import Embedder
 from pipeline.local.model_build import MARKER, MODEL_FILES, build_model
 
 REFERENCE = Path(__file__).parents[1] / "data" / "minilm_reference.json"
@@ -61,7 +61,7 @@ def test_every_vector_matches_the_reference(vectors: np.ndarray, reference: dict
 
 
 def test_vectors_are_float32_unit_rows_of_384(embedder: Embedder, vectors: np.ndarray) -> None:
-    assert DIM == 384
+    assert embedder.dim == 384
     assert vectors.dtype == np.float32
     assert vectors.shape == (8, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

