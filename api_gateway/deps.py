@@ -124,6 +124,7 @@ def requires(scope: str) -> Callable[..., Awaitable[keys.Principal]]:
 Reader = Annotated[keys.Principal, Depends(requires("read"))]
 Writer = Annotated[keys.Principal, Depends(requires("read_write"))]
 Admin = Annotated[keys.Principal, Depends(requires("admin"))]
+Operator = Annotated[keys.Principal, Depends(requires("operator"))]
 
 
 def _backlog_ok(gateway: GatewayDep) -> None:

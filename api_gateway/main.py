@@ -22,6 +22,7 @@ from api_gateway.routes import (
     health,
     ingest,
     jobs,
+    reprocess,
     retrieval,
     sources,
     summaries,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     session,
                     settings.default_org,
                     settings.bootstrap_key,
-                    ["read_write", "admin"],
+                    ["read_write", "admin", "operator"],
                     name="bootstrap",
                 )
         app.state.gateway = gateway
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sources.router,
         webhook_endpoints.router,
         webhooks.router,
+        reprocess.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]

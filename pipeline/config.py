@@ -58,6 +58,7 @@ class EmbeddingSettings(BaseModel):
     def folder(self, model: models.ModelSpec) -> Path:
         """Where `model` is built and loaded from."""
         return models.folder(self.models_dir, model)
+
     # Measured on 2 cores (`make bench-ingest`, and its texts embedded job by job in one
     # process): see `pipeline.runtime` on threads and `pipeline.embedding` on batches.
     threads: int | None = Field(
@@ -148,6 +149,51 @@ class CelerySettings(BaseModel):
         ge=1,
         description="Task threads per worker process; more than `embedding.parallel`, so "
         "that reads find a free thread while jobs index.",
+    )
+
+
+class ReindexSettings(BaseModel):
+    keep_old_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="How long a replaced generation is kept (to switch back by hand) "
+        "before its collection and rows are dropped.",
+    )
+    page_items: int = Field(
+        default=32, ge=1, description="Items a background job embeds per slot it takes."
+    )
+    step_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="A long job works this long per task, then checkpoints and queues its "
+        "next step: no task outlives the broker's visibility timeout.",
+    )
+    background_slots: int = Field(
+        default=1,
+        ge=1,
+        description="Embedding slots of a worker that background jobs may hold at once "
+        "(they take them only while live ingestion leaves them free).",
+    )
+    starve_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="A background job kept waiting this long takes a free slot anyway, "
+        "for one page, so that it ends under a steady live load.",
+    )
+    catch_up_below: int = Field(
+        default=200,
+        ge=1,
+        description="A reindex switches once fewer items than this were indexed live "
+        "since its last pass (they are embedded under the switch lock).",
+    )
+    verify_every_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often beat runs the scheduled verify-and-repair of the active "
+        "generation, a few users at a time (0: never).",
+    )
+    verify_users: int = Field(
+        default=20, ge=1, description="Users the scheduled verify checks per run."
     )
 
 
@@ -265,7 +311,7 @@ class Settings(BaseSettings):
     )
     bootstrap_key: str | None = Field(
         default=None,
-        description="API key registered at start-up as read_write+admin of the default "
+        description="API key registered at start-up as read_write+admin+operator of the default "
         "organization. Unset under `persona run`: one is made and kept in DATA_DIR.",
     )
     default_org: str = Field(default="default", description="Organization of the bootstrap key.")
@@ -282,6 +328,7 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = RateLimitSettings()
     summaries: SummariesSettings = SummariesSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
+    reindex: ReindexSettings = ReindexSettings()
 
     @field_validator("bootstrap_key")
     @classmethod
@@ -319,6 +366,14 @@ class Settings(BaseSettings):
                 "free thread while every embedding slot indexes"
             )
         return self
+
+    @property
+    def step_budget_s(self) -> float:
+        """How long one step of a long job works: `reindex.step_s`, but at most half of
+        `ingest.stuck_after_s`, so that the sweeper never takes a step still at work for
+        a lost one (it would only be a duplicate the step lock turns away, but a wasted
+        message)."""
+        return min(self.reindex.step_s, self.ingest.stuck_after_s / 2)
 
     def require_database_url(self) -> str:
         """The database URL, or a message saying how to get one (why: a clear start-up error)."""

@@ -152,3 +152,5 @@ Timestamp = Annotated[
 StrictInt = Annotated[int, Strict()]
 MAX_ROW_ID = 2**63 - 1
 """Largest id of a row the database numbers (PostgreSQL's `bigint`)."""
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)]
+"""A row's number as a client may send it: one the database can compare with."""

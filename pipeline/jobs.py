@@ -17,6 +17,7 @@ from ulid import ULID
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job
 from pipeline.errors import NotFound
+from pipeline.reprocess import progress
 from pipeline.schemas import JobCounts, JobOut
 from pipeline.status import EventType, JobKind, JobStatus
 from pipeline.webhooks import outbox
@@ -34,12 +35,13 @@ def create(
     job_id: str,
     kind: JobKind,
     org_id: int,
-    user_id: str,
-    user_pk: int,
+    user_id: str | None,
+    user_pk: int | None,
     *,
     items: int = 0,
     duplicates: int = 0,
     done: bool = False,
+    progress: dict[str, Any] | None = None,
 ) -> None:
     """Write job `job_id` (from `new_id`) in the caller's transaction: queued, and counted
     as published now (its message goes out after the commit, or the sweeper re-sends it);
@@ -56,6 +58,7 @@ def create(
         timings={},
         finished_at=func.now() if done else None,
         published_at=None if done else func.now(),
+        progress=progress,
     )
     session.add(job)
     if done:
@@ -63,16 +66,19 @@ def create(
         announce(session, job)
 
 
-def claim(session: Session, job_id: str, worker: str | None = None) -> Job | None:
+def claim(
+    session: Session, job_id: str, worker: str | None = None, *, step: bool = False
+) -> Job | None:
     """Lock the job and mark it running by `worker` (see `pipeline.heartbeat`); None if
-    it is unknown or already finished."""
+    it is unknown or already finished. A long job's next `step` is not a new attempt."""
     job = session.execute(
         select(Job).where(Job.id == job_id).with_for_update()
     ).scalar_one_or_none()
     if job is None or job.status in FINISHED:
         return None
+    if not (step and job.status == JobStatus.RUNNING):
+        job.attempts += 1
     job.status = JobStatus.RUNNING
-    job.attempts += 1
     job.started_at = func.now()  # of this attempt: the sweeper's clock for a stuck job
     job.worker = worker
     session.flush()
@@ -222,4 +228,5 @@ def get(session: Session, org_id: int, job_id: str) -> JobOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
         result=job.result,
+        progress=progress.view(job.progress),
     )

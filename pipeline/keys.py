@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from pipeline.db.models import ApiKey, Organization
 from pipeline.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
-SCOPES = ("read", "read_write", "admin")
-# A scope grants itself and the ones listed here.
-IMPLIED = {"read_write": {"read"}, "admin": set()}
+SCOPES = ("read", "read_write", "admin", "operator")
+# A scope grants itself and the ones listed here. `operator` acts on the whole
+# installation (index generations, any organization's reprocessing).
+IMPLIED = {"read_write": {"read"}, "admin": set(), "operator": {"admin"}}
 KEY_PREFIX = "pk_"
 
 

@@ -48,6 +48,11 @@ def address_key(address: str) -> str:
     return f"{ROOT}:address:{address}:ratelimit"
 
 
+def maintenance_key(*parts: str) -> str:
+    """A key of the installation's own upkeep (the scheduled verify's cursor)."""
+    return f"{ROOT}:maintenance:" + ":".join(parts)
+
+
 def org_key(org_id: int, *parts: str) -> str:
     """A key of the organization's (its rate-limit bucket, its turns this month)."""
     return f"{ROOT}:org:{org_id}:" + ":".join(parts)

@@ -24,6 +24,7 @@ class Queue(StrEnum):
     RETRIEVAL = "retrieval"
     MAINTENANCE = "maintenance"
     WEBHOOKS = "webhooks"
+    REPROCESS = "reprocess"
 
 
 class Task(StrEnum):
@@ -40,6 +41,11 @@ class Task(StrEnum):
     SUMMARY_CHECK = "persona.summaries.settle"
     WEBHOOKS_DUE = "persona.webhooks.due"
     WEBHOOK_DELIVER = "persona.webhooks.deliver"
+    REINDEX = "persona.reprocess.reindex"
+    VERIFY = "persona.reprocess.verify"
+    REBUILD = "persona.reprocess.rebuild"
+    VERIFY_TICK = "persona.reprocess.verify_tick"
+    DROP_GENERATIONS = "persona.reprocess.drop"
 
 
 ROUTES: dict[str, Queue] = {
@@ -56,9 +62,21 @@ ROUTES: dict[str, Queue] = {
     # A slow or dead receiver holds up nothing but other deliveries.
     Task.WEBHOOKS_DUE: Queue.WEBHOOKS,
     Task.WEBHOOK_DELIVER: Queue.WEBHOOKS,
+    # Hours of background work, in short steps, behind nothing live.
+    Task.REINDEX: Queue.REPROCESS,
+    Task.VERIFY: Queue.REPROCESS,
+    Task.REBUILD: Queue.REPROCESS,
+    Task.VERIFY_TICK: Queue.REPROCESS,
+    Task.DROP_GENERATIONS: Queue.REPROCESS,
 }
 
-JOB_TASKS: dict[JobKind, Task] = {JobKind.INGEST: Task.INGEST, JobKind.DELETE: Task.ERASE}
+JOB_TASKS: dict[JobKind, Task] = {
+    JobKind.INGEST: Task.INGEST,
+    JobKind.DELETE: Task.ERASE,
+    JobKind.REINDEX: Task.REINDEX,
+    JobKind.VERIFY: Task.VERIFY,
+    JobKind.REBUILD: Task.REBUILD,
+}
 """The task that runs a job of each kind: what the sweeper re-publishes a lost job to."""
 
 
@@ -113,6 +131,16 @@ class IngestJob(Message):
 
 class Sweep(Message):
     pass
+
+
+class LongJob(Message):
+    """One step of a long job (reindex, verify, rebuild); its row holds the checkpoint."""
+
+    job_id: str
+
+
+class Upkeep(Message):
+    """A periodic chore with nothing to say: the scheduled verify, dropping generations."""
 
 
 class SearchChunks(Message):

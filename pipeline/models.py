@@ -42,6 +42,9 @@ MPNET = ModelSpec(
 )
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (MINILM, MPNET)}
 DEFAULT = MINILM.name
+BUILD_MARKER = "build_info.json"
+"""The file a model folder's build writes last: it certifies the folder and says which
+build made it (a generation records its hash)."""
 
 
 def spec(name: str) -> ModelSpec:

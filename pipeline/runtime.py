@@ -1,8 +1,9 @@
-"""What a worker process keeps warm between tasks: the engine, the model, the index.
+"""What a worker process keeps warm between tasks: the engine, the models, the indexes.
 
 Built once per process from settings and handed to pipeline functions, which
-never build their own. The model is loaded on first use and shared by the
-worker's threads: a job holds one of `embedding.parallel` slots while it
+never build their own. Each model and each generation's collection is loaded on
+first use and shared by the worker's threads (a reindex to another model holds
+two). A job holds one of `embedding.parallel` slots (`pipeline.slots`) while it
 runs (default 2, each stream running onnxruntime on one thread). Alone, two
 single-threaded batch streams embed as fast as one stream on two threads;
 beside the gateway and PostgreSQL, a two-threaded run keeps waiting for
@@ -13,10 +14,9 @@ small copy of the model so that they never queue behind those slots.
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,63 +25,107 @@ import numpy as np
 import redis
 from numpy.typing import NDArray
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from pipeline import heartbeat, keyspace, models
+from pipeline import generations, heartbeat, keyspace, models
 from pipeline.chunking import Chunker
 from pipeline.config import Settings
-from pipeline.db.engine import get_engine
+from pipeline.db.engine import get_engine, session_scope
 from pipeline.embedding import Embedder
+from pipeline.generations import Generation
+from pipeline.models import ModelSpec
+from pipeline.slots import Slots
 from pipeline.vectors import VectorIndex, open_index
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    _embed_slots: threading.BoundedSemaphore = field(init=False)
-    _init_lock: threading.Lock = field(default_factory=threading.Lock)
+    slots: Slots = field(init=False)
+    _init_lock: threading.RLock = field(default_factory=threading.RLock)
+    _embedders: dict[tuple[str, bool], Embedder] = field(default_factory=dict)
+    _indexes: dict[str, VectorIndex] = field(default_factory=dict)
+    _chunkers: dict[str, Chunker] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._embed_slots = threading.BoundedSemaphore(self.settings.embedding.parallel)
+        reindex = self.settings.reindex
+        self.slots = Slots(
+            self.settings.embedding.parallel, reindex.background_slots, reindex.starve_s
+        )
 
     @cached_property
     def engine(self) -> Engine:
         return get_engine(self.settings.require_database_url(), self.settings.database.pool_size)
 
-    @cached_property
-    def embedder(self) -> Embedder:
-        with self._init_lock:
-            embedding = self.settings.embedding
-            model = models.spec(embedding.model)
-            return Embedder(
-                embedding.folder(model),
-                threads=embedding.threads,
-                batch_size=embedding.batch_size,
-                model=model,
+    @property
+    def default_model(self) -> ModelSpec:
+        """The model a new install's first generation is built with."""
+        return models.spec(self.settings.embedding.model)
+
+    def embedder(self, model: ModelSpec) -> Embedder:
+        """`model` for jobs: `embedding.threads` per stream, loaded on first use."""
+        return self._embedder(model, query=False)
+
+    def _embedder(self, model: ModelSpec, query: bool) -> Embedder:
+        key = (model.name, query)
+        found = self._embedders.get(key)
+        if found is None:
+            with self._init_lock:
+                found = self._embedders.get(key)
+                if found is None:
+                    embedding = self.settings.embedding
+                    found = Embedder(
+                        embedding.folder(model),
+                        threads=1 if query else embedding.threads,
+                        batch_size=1 if query else embedding.batch_size,
+                        model=model,
+                    )
+                    self._embedders[key] = found
+        return found
+
+    def chunker(self, model: ModelSpec) -> Chunker:
+        found = self._chunkers.get(model.name)
+        if found is None:
+            embedder = self.embedder(model)
+            found = self._chunkers.setdefault(
+                model.name, Chunker(embedder.tokenizer, embedder.max_tokens)
             )
+        return found
 
-    @cached_property
-    def query_embedder(self) -> Embedder:
-        """A second, single-threaded copy of the model for queries, so that a search never
-        waits behind an ingest job's batches holding the main one (it costs ~100 MB)."""
+    def build_of(self, model: ModelSpec) -> str:
+        """Which build of `model` this worker runs: the hash of its folder's marker."""
+        marker = self.settings.embedding.folder(model) / models.BUILD_MARKER
+        return hashlib.sha256(marker.read_bytes()).hexdigest() if marker.is_file() else "hub"
+
+    def active(self, session: Session) -> Generation:
+        """The active generation; a new install's first, from the default model."""
+        return generations.ensure_active(
+            session, self.default_model, self.build_of(self.default_model)
+        )
+
+    def index(self, generation: Generation) -> VectorIndex:
+        """The vector collection of `generation`, opened on first use and kept."""
+        found = self._indexes.get(generation.collection)
+        if found is None:
+            with self._init_lock:
+                found = self._indexes.get(generation.collection)
+                if found is None:
+                    qdrant = self.settings.qdrant
+                    found = open_index(
+                        qdrant.url,
+                        self.settings.data_dir / "qdrant",
+                        dim=generation.model.dim,
+                        collection=generation.collection,
+                        api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
+                    )
+                    self._indexes[generation.collection] = found
+        return found
+
+    def drop_index(self, generation: Generation) -> None:
+        """Delete `generation`'s collection (its shard folder, embedded) for good."""
         with self._init_lock:
-            embedding = self.settings.embedding
-            model = models.spec(embedding.model)
-            return Embedder(embedding.folder(model), threads=1, batch_size=1, model=model)
-
-    @cached_property
-    def chunker(self) -> Chunker:
-        return Chunker(self.embedder.tokenizer, self.embedder.max_tokens)
-
-    @cached_property
-    def index(self) -> VectorIndex:
-        with self._init_lock:
-            qdrant = self.settings.qdrant
-            return open_index(
-                qdrant.url,
-                self.settings.data_dir / "qdrant",
-                dim=self.embedder.dim,
-                api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
-            )
+            self.index(generation).drop()
+            self._indexes.pop(generation.collection, None)
 
     @cached_property
     def readers(self) -> ThreadPoolExecutor:
@@ -108,31 +152,31 @@ class Runtime:
         """The worker's client for caches and per-user keys (not the broker's connection)."""
         return keyspace.connect(self.settings.require_redis_url())
 
-    @contextmanager
-    def embedding_slot(self, timeout_s: float | None = None) -> Iterator[bool]:
-        """One of the `embedding.parallel` batch streams, held for a whole job: yields
-        False when none freed within `timeout_s` (None: wait for one)."""
-        held = self._embed_slots.acquire(timeout=timeout_s)
-        try:
-            yield held
-        finally:
-            if held:
-                self._embed_slots.release()
+    @cached_property
+    def query_model(self) -> ModelSpec:
+        """The model queries are embedded with before the search learns the active
+        generation: the one this process last saw active (`retrieval.search`)."""
+        return self.default_model
 
-    def embed_query(self, text: str) -> NDArray[np.float32]:
+    def embed_query(self, text: str, model: ModelSpec) -> NDArray[np.float32]:
         """A query's vector, from the queries' own copy of the model (never behind a job)."""
-        return self.query_embedder.embed([text])[0]
+        return self._embedder(model, query=True).embed([text])[0]
 
     def warm_up(self) -> None:
-        """Build everything now, and run the model once (onnxruntime's first run is slow)."""
-        self.embedder.embed(["warm-up"])
-        self.embed_query("warm-up")
-        _ = self.chunker, self.index, self.engine
+        """Load the active generation's model and index now, and run the model once
+        (onnxruntime's first run is slow)."""
+        with session_scope(self.engine) as session:
+            generation = self.active(session)
+        self.query_model = generation.model
+        self.embedder(generation.model).embed(["warm-up"])
+        self.embed_query("warm-up", generation.model)
+        self.index(generation)
 
     def close(self) -> None:
         if "http" in self.__dict__:
             self.http.close()
         if "readers" in self.__dict__:
             self.readers.shutdown(wait=True)
-        if "index" in self.__dict__:
-            self.index.close()
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()

@@ -266,10 +266,20 @@ class JobCounts(BaseModel):
     duplicates: int
 
 
+class JobProgress(BaseModel):
+    """How far a long job (a reindex, a repair, a rebuild) has got."""
+
+    phase: str = Field(description="What it is doing now, e.g. `build`, `catch-up`, `verify`.")
+    done: int = Field(description="Items (or users, or summaries) done so far.")
+    total: int = Field(description="How many there are to do, as counted when it started.")
+    rate_per_s: float | None = Field(description="Done per second since it started.")
+    eta_s: float | None = Field(description="Seconds left at that rate.")
+
+
 class JobOut(BaseModel):
     job_id: str
     kind: str
-    user_id: str
+    user_id: str | None = Field(description="The user the job is for; none for a reindex of all.")
     status: JobStatus
     counts: JobCounts
     attempts: int
@@ -280,6 +290,9 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     result: dict[str, Any] | None = Field(
         default=None, description="A finished job's report (an erasure: what it removed)."
+    )
+    progress: JobProgress | None = Field(
+        default=None, description="A long job's progress; none for ingest and deletion jobs."
     )
 
 

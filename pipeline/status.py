@@ -35,6 +35,21 @@ class JobKind(StrEnum):
 
     INGEST = "ingest"
     DELETE = "delete"
+    REINDEX = "reindex"  # a new generation of the index, or users re-embedded in place
+    VERIFY = "verify"  # the index compared with the chunk rows, and repaired
+    REBUILD = "rebuild"  # stored summaries computed again
+
+
+class GenerationState(StrEnum):
+    """An index generation: `building` until its reindex switches it in (then `active`,
+    exactly one at a time), `retired` when another took its place, `dropped` once its
+    collection and rows are gone; `failed` if its reindex gave up."""
+
+    BUILDING = "building"
+    ACTIVE = "active"
+    RETIRED = "retired"
+    DROPPED = "dropped"
+    FAILED = "failed"
 
 
 class ItemKind(StrEnum):

@@ -8,6 +8,7 @@ so tests never see each other's users even though they share one database.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from pipeline import keys, models
@@ -266,13 +267,34 @@ def system(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
+def own_database(services: Services) -> Iterator[Services]:
+    """The services with a database of this test's own, migrated, owned by the application's
+    role: for tests that change what every deployment on a database shares (the active
+    index generation)."""
+    name = f"own_{uuid.uuid4().hex[:10]}"
+    role = make_url(services.database_url).username
+    admin = create_engine(services.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{role}"'))
+    url = make_url(services.database_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield dataclasses.replace(services, database_url=url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def make_system(services: Services, redis_dbs: RedisDatabases, tmp_path: Path) -> Iterator:
-    """Builds private deployments for tests that kill, restart or flush things."""
+    """Builds private deployments for tests that kill, restart or flush things; `on` is
+    another database (`own_database`) for one that changes what every process shares."""
     made: list[System] = []
 
-    def make(redis_base: str = "", **env: str) -> System:
+    def make(redis_base: str = "", on: Services | None = None, **env: str) -> System:
         db = redis_dbs.take()
-        deployment = System(services, db, tmp_path / f"system-{db}", env, redis_base)
+        deployment = System(on or services, db, tmp_path / f"system-{db}", env, redis_base)
         if redis_base:
             redis.Redis.from_url(deployment.redis_url).flushdb()
         deployment.data_dir.mkdir()

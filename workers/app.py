@@ -35,6 +35,7 @@ TASK_MODULES = [
     "workers.tasks.maintenance",
     "workers.tasks.summaries",
     "workers.tasks.webhooks",
+    "workers.tasks.reprocess",
 ]
 
 
@@ -44,7 +45,16 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.beat_schedule = {
         "sweep-lost-jobs": {"task": Task.SWEEP, "schedule": settings.ingest.sweep_interval_s},
         "deliver-due-webhooks": {"task": Task.WEBHOOKS_DUE, "schedule": settings.webhooks.poll_s},
+        "drop-retired-generations": {
+            "task": Task.DROP_GENERATIONS,
+            "schedule": settings.ingest.sweep_interval_s,
+        },
     }
+    if settings.reindex.verify_every_s > 0:
+        app.conf.beat_schedule["verify-index"] = {
+            "task": Task.VERIFY_TICK,
+            "schedule": settings.reindex.verify_every_s,
+        }
     return app
 
 

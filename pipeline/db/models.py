@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Text,
     UniqueConstraint,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pipeline.status import (
     DeliveryStatus,
+    GenerationState,
     ItemKind,
     ItemState,
     JobStatus,
@@ -142,8 +144,9 @@ class Job(Base):
     org_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    user_id: Mapped[str] = mapped_column(String(256), nullable=False)
-    user_pk: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # None on a job of no one user (a reindex of an organization or of everything).
+    user_id: Mapped[str | None] = mapped_column(String(256))
+    user_pk: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.QUEUED)
     items: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -161,6 +164,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What a finished job reports beyond counts (an erasure: what it removed, per store).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # A long job's checkpoint and progress (`pipeline.reprocess.progress`).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Item(Base):
@@ -192,20 +197,66 @@ class Item(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False, default=dict)
     job_id: Mapped[str] = mapped_column(String(26), nullable=False, index=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default=ItemState.PENDING)
+    # Drawn from `ITEM_INDEX_SEQ` each time the item is indexed: what a reindex catches up
+    # on (`pipeline.reprocess.reindex`). None until first indexed.
+    index_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
 
 
+ITEM_INDEX_SEQ = Sequence("items_index_seq", metadata=Base.metadata)
+
+
+class Generation(Base):
+    """One complete derived index: the model and chunking it was built with, its own vector
+    collection, and its chunk rows. Exactly one is `active` (what every read uses), and
+    at most one is `building` (a reindex in progress): partial unique indexes say so."""
+
+    __tablename__ = "generations"
+    __table_args__ = (
+        CheckConstraint(one_of("state", GenerationState), name="state"),
+        Index(
+            "uq_generations_active",
+            "state",
+            unique=True,
+            postgresql_where=text(f"state = '{GenerationState.ACTIVE}'"),
+        ),
+        Index(
+            "uq_generations_building",
+            "state",
+            unique=True,
+            postgresql_where=text(f"state = '{GenerationState.BUILDING}'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    build: Mapped[str] = mapped_column(String(64), nullable=False)
+    chunking: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    collection: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    drop_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Chunk(Base):
-    """A piece of an item as embedded: the text, where it came from, and its point id."""
+    """A piece of an item as embedded for one generation: the text, where it came from,
+    and its point id (the same id in every generation's collection)."""
 
     __tablename__ = "chunks"
-    __table_args__ = (UniqueConstraint("item_id", "ordinal", name="uq_chunks_item_ordinal"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "generation_id", "ordinal", name="uq_chunks_item_generation"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), nullable=False)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"), nullable=False)
     user_pk: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
     ordinal: Mapped[int] = mapped_column(Integer, nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
@@ -224,11 +275,16 @@ class Chunk(Base):
     created_at: Mapped[datetime] = _created()
 
 
-# The user's data sequence (the largest chunk id of a user, see summaries.store) is one
-# backward probe of this index.
-Index("ix_chunks_user_pk_id", Chunk.user_pk, Chunk.id)
+# The user's data sequence (the largest chunk id of a user in a generation, see
+# summaries.store) is one backward probe of this index; a user's chunks of a generation
+# (the lexical search) are a range of it.
+Index("ix_chunks_user_generation", Chunk.user_pk, Chunk.generation_id, Chunk.id)
 # A user's most recent items, for the recency candidates of a summary.
 Index("ix_items_user_pk_ts", Item.user_pk, Item.ts, Item.id)
+# What a reindex catches up on: items indexed after its snapshot.
+Index("ix_items_index_seq", Item.index_seq)
+# The user's data sequence (summaries.store): one backward probe.
+Index("ix_items_user_pk_index_seq", Item.user_pk, Item.index_seq)
 
 
 class Summary(Base):

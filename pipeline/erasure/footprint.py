@@ -2,9 +2,10 @@
 
 Rows: every table of the schema with a `user_pk` column, found in the catalog
 (so a table added later is covered without a change here), and the user row.
-Points: the user's tenant in the vector index. Redis: the keys under the
-user's prefix. The erasure deletes by the same three rules and then counts
-again with this module, so what it reports and what it removes cannot disagree.
+Points: the user's tenant in the collection of every generation not yet
+dropped. Redis: the keys under the user's prefix. The erasure deletes by the
+same three rules and then counts again with this module, so what it reports and
+what it removes cannot disagree.
 
 The `jobs` table is the one exception: job rows are the record of work done
 (counts, status, the erasure's own report) and are kept (see `run`).
@@ -19,7 +20,7 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from pipeline import keyspace
+from pipeline import generations, keyspace
 from pipeline.db.engine import session_scope
 from pipeline.db.models import User
 from pipeline.runtime import Runtime
@@ -101,8 +102,11 @@ class Footprint:
 
 
 def footprint(runtime: Runtime, org_id: int, user_pk: int) -> Footprint:
-    """What the user (by row id, which outlives the row) holds in every store now."""
+    """What the user (by row id, which outlives the row) holds in every store now: its
+    points counted in every generation that still has a collection."""
     with session_scope(runtime.engine) as session:
         rows = count_rows(session, user_pk)
-    points = runtime.index.count(tenant_key(org_id, user_pk))
+        live = generations.live(session)
+    tenant = tenant_key(org_id, user_pk)
+    points = sum(runtime.index(generation).count(tenant) for generation in live)
     return Footprint(rows, points, len(user_keys(runtime.redis, user_pk)))

@@ -9,8 +9,9 @@ a redelivered or re-published message finishes what a crashed attempt began:
    before parents, all but the user row itself, which stays `deleting`. An
    indexing job that was waiting for the lock finds the user deleting and drops
    its work; one that held the lock before has committed its points already;
-2. with no transaction open: delete the user's points by tenant and compact the
-   index (`VectorIndex.compact`), delete the Redis keys under the user's prefix
+2. with no transaction open: delete the user's points by tenant from the
+   collection of every generation not dropped (a reindex may be building one) and
+   compact each (`VectorIndex.compact`), delete the Redis keys under the user's prefix
    and rewrite Redis's append-only file, so that the user's text is in no live
    file of either (the report's `compacted` says where that is so; PostgreSQL
    keeps deleted rows' bytes in its WAL until it is recycled and in freed page
@@ -36,7 +37,7 @@ import redis
 from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
-from pipeline import jobs, users
+from pipeline import generations, jobs, users
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job, User
 from pipeline.erasure.footprint import (
@@ -48,6 +49,7 @@ from pipeline.erasure.footprint import (
     user_tables,
 )
 from pipeline.errors import Retryable, transient_is_retryable
+from pipeline.generations import Generation
 from pipeline.runtime import Runtime
 from pipeline.status import EventType, JobKind
 from pipeline.vectors import tenant_key
@@ -125,6 +127,19 @@ def rewrite_aof(client: redis.Redis, timeout_s: float = AOF_TIMEOUT_S) -> bool:
     return False
 
 
+def erase_points(runtime: Runtime, live: list[Generation], tenant: str) -> tuple[int, bool]:
+    """Delete the user's points from every generation's collection (a reindex may be
+    building one) and compact each; returns the points removed and whether every
+    collection could promise the text is gone."""
+    points, compacted = 0, True
+    for generation in live:
+        index = runtime.index(generation)
+        points += index.count(tenant)
+        index.delete_tenant(tenant)
+        compacted = index.compact() and compacted
+    return points, compacted
+
+
 def run_erasure_job(runtime: Runtime, job_id: str) -> dict[str, object] | None:
     """Erase the user of `job_id` everywhere and record the report; None if the job
     was already finished. Raises `Retryable` for transient failures and for residue."""
@@ -139,16 +154,15 @@ def _run(runtime: Runtime, job_id: str) -> dict[str, object] | None:
         if job is None:
             return None
         org_id, user_pk, user_id = job.org_id, job.user_pk, job.user_id
+        assert user_pk is not None, "an erasure names its user"
     with session_scope(runtime.engine) as session:
         rows = erase_rows(session, user_pk)
+        live = generations.live(session)
     t1 = time.perf_counter()
-    tenant = tenant_key(org_id, user_pk)
-    points = runtime.index.count(tenant)
-    runtime.index.delete_tenant(tenant)
-    compacted = {"qdrant": runtime.index.compact()}
+    points, index_compacted = erase_points(runtime, live, tenant_key(org_id, user_pk))
     t2 = time.perf_counter()
     keys = delete_keys(runtime.redis, user_pk)
-    compacted["redis"] = rewrite_aof(runtime.redis)
+    compacted = {"qdrant": index_compacted, "redis": rewrite_aof(runtime.redis)}
     t3 = time.perf_counter()
     elsewhere = footprint(runtime, org_id, user_pk)
     with session_scope(runtime.engine) as session:

@@ -1,12 +1,13 @@
-"""The `persona` command: run the system, migrate, manage API keys, limits and webhooks."""
+"""The `persona` command: run the system, migrate, manage API keys, limits and webhooks, and
+ask the running system for background work (reindex, repair, summaries rebuild)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -17,6 +18,7 @@ from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
 from pipeline.errors import PersonaError
+from pipeline.local import remote
 from pipeline.logs import configure_logging
 from pipeline.webhooks import endpoints, sources
 from pipeline.webhooks.schemas import endpoint_out, source_out
@@ -30,6 +32,10 @@ sources_app = typer.Typer(help="Webhook sources: producers that push signed even
 app.add_typer(sources_app, name="sources")
 endpoints_app = typer.Typer(help="Webhook endpoints: where the organization's events go.")
 app.add_typer(endpoints_app, name="endpoints")
+summaries_app = typer.Typer(help="Stored summaries: compute them again.")
+app.add_typer(summaries_app, name="summaries")
+jobs_app = typer.Typer(help="Background jobs of the running system.")
+app.add_typer(jobs_app, name="jobs")
 
 
 @contextmanager
@@ -78,9 +84,9 @@ def migrate() -> None:
 @keys_app.command("create")
 def create_key(
     org: Annotated[str, typer.Option(help="Organization name; created if new.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: read, read_write, admin.")] = (
-        "read_write"
-    ),
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: read, read_write, admin, operator.")
+    ] = ("read_write"),
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
 ) -> None:
     """Create a key and print it. It is shown once: only its hash is stored."""
@@ -226,6 +232,107 @@ def delete_endpoint(endpoint_id: str, org: Org) -> None:
     with in_org(org) as (session, org_id):
         endpoints.remove(session, org_id, endpoint_id)
     typer.echo(f"deleted {endpoint_id}")
+
+
+Url = Annotated[
+    str | None,
+    typer.Option(envvar="PERSONA_URL", help="The gateway; default: the running `persona run`."),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PERSONA_API_KEY", help="A key with the operator scope; default: the bootstrap key."
+    ),
+]
+Detach = Annotated[bool, typer.Option(help="Print the job id and return; the job goes on.")]
+UserOption = Annotated[str | None, typer.Option("--user", help="Only this user (by user_id).")]
+OrgOption = Annotated[str | None, typer.Option(help="Only this organization (by name).")]
+
+
+def _ask(
+    url: str | None, api_key: str | None, path: str, body: Mapping[str, str | None]
+) -> tuple[remote.Remote, dict[str, Any]]:
+    """Post a job request to the running system; exits 2 with the server's message."""
+    try:
+        where = remote.locate(get_settings(), url, api_key)
+        return where, remote.call(where, "POST", path, {k: v for k, v in body.items() if v})
+    except remote.RemoteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _follow(where: remote.Remote, job_id: str, detach: bool) -> None:
+    """Follow the job with a progress bar until it ends (Ctrl-C detaches), then print its
+    result; exits 1 if it failed."""
+    follow_up = f"follow it with `persona jobs follow {job_id}`"
+    if detach:
+        typer.echo(f"job {job_id} queued; {follow_up}")
+        return
+    try:
+        job = remote.follow(where, job_id)
+    except KeyboardInterrupt:
+        typer.echo(f"\ndetached: job {job_id} goes on; {follow_up}")
+        return
+    except remote.RemoteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if job["status"] == "failed":
+        typer.echo(f"job {job_id} failed: {job.get('error')}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(job.get("result"), indent=2))
+
+
+@app.command()
+def reindex(
+    model: Annotated[
+        str | None, typer.Option(help="Switch the whole index to this model (minilm, mpnet).")
+    ] = None,
+    user: UserOption = None,
+    org: OrgOption = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Compare the index with the rows and repair it.")
+    ] = False,
+    detach: Detach = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Rebuild the index from the items in the background: a new generation switched in
+    when complete (the whole index), or users re-embedded in place (--user, --org)."""
+    if verify:
+        where, answer = _ask(url, api_key, "/v1/reindex/verify", {"org_id": org, "user_id": user})
+    else:
+        body = {"model": model, "org_id": org, "user_id": user}
+        where, answer = _ask(url, api_key, "/v1/reindex", body)
+    if answer.get("generation") is not None:
+        typer.echo(f"job {answer['job_id']} on generation {answer['generation']}")
+    _follow(where, answer["job_id"], detach)
+
+
+@summaries_app.command("rebuild")
+def rebuild_summaries(
+    purpose: Annotated[str | None, typer.Option(help="Only this purpose's summaries.")] = None,
+    user: UserOption = None,
+    org: OrgOption = None,
+    detach: Detach = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Compute the stored summaries again in the background; each keeps serving until its
+    new text replaces it."""
+    body = {"purpose": purpose, "org_id": org, "user_id": user}
+    where, answer = _ask(url, api_key, "/v1/summaries/rebuild", body)
+    _follow(where, answer["job_id"], detach)
+
+
+@jobs_app.command("follow")
+def follow_job(job_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Show a job's progress until it ends."""
+    try:
+        where = remote.locate(get_settings(), url, api_key)
+    except remote.RemoteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _follow(where, job_id, detach=False)
 
 
 if __name__ == "__main__":

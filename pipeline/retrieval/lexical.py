@@ -33,7 +33,7 @@ WITH q AS (
 mine AS MATERIALIZED (
     SELECT c.point_id, c.search
     FROM chunks c {join}
-    WHERE c.user_pk = :user_pk {filters}
+    WHERE c.user_pk = :user_pk AND c.generation_id = :generation {filters}
 ),
 tf AS (
     SELECT mine.point_id, t.lexeme,
@@ -58,12 +58,20 @@ LIMIT :depth
 def rank(
     session: Session | Connection,
     user_pk: int,
+    generation_id: int,
     request: ChunksRequest,
     since: datetime | None,
     depth: int,
 ) -> list[tuple[str, float]]:
-    """(point id, BM25 score) of the user's best lexical matches, best first."""
-    filters, params = [], {"query": request.query, "user_pk": user_pk, "depth": depth}
+    """(point id, BM25 score) of the user's best lexical matches in one generation, best
+    first."""
+    filters: list[str] = []
+    params: dict[str, object] = {
+        "query": request.query,
+        "user_pk": user_pk,
+        "generation": generation_id,
+        "depth": depth,
+    }
     if since is not None:
         filters.append("AND i.ts >= :since")
         params["since"] = since

@@ -17,7 +17,10 @@ its "2025-10-10 (gmail email):" header, so a question about when or where has
 the date and source to match, and the text returned carries that header too.
 
 The user is looked up in PostgreSQL on every search, so a user that is gone
-(erased, or never registered) is a 404 even while its points are being deleted.
+(erased, or never registered) is a 404 even while its points are being deleted;
+the active index generation is read beside it, and both retrievers use it (the
+query is embedded with the model the process last saw active, and again in the
+rare search that finds a switch to another model).
 What a search shows of a chunk comes from its point's payload (words, header,
 time): the dense side returns it with the hit, the lexical side's finds are
 read from the index in process. Ties are broken by chunk id, so the same data
@@ -34,14 +37,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pipeline import users
+from pipeline import generations, users
 from pipeline.db.engine import read_scope, session_scope
 from pipeline.db.models import Chunk, Item
+from pipeline.generations import Generation
 from pipeline.retrieval import lexical
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest
 from pipeline.status import ItemKind
-from pipeline.vectors import Hit, SearchFilter, tenant_key
+from pipeline.vectors import Hit, SearchFilter, VectorIndex, tenant_key
 
 # Weight of the lexical evidence beside the cosine, chosen on `make eval` among 0.05-0.5
 # (0.1 was best on every kind but one; see the issue's note for the table).
@@ -89,21 +93,31 @@ def fuse(
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+@dataclass(frozen=True)
+class _Reader:
+    user_pk: int
+    generation: Generation | None  # None before anything was ever indexed
+
+
 def _words(
     runtime: Runtime,
     org_id: int,
     request: ChunksRequest,
     since: datetime | None,
     depth: int,
-    user: Future[int],
+    user: Future[_Reader],
 ) -> list[tuple[str, float]]:
-    """The Postgres side of a search: the user (handed over as soon as it is known, so the
-    dense search need not wait for the rest), then the lexical ranking."""
+    """The Postgres side of a search: the user and the active generation (handed over as
+    soon as they are known, so the dense search need not wait for the rest), then the
+    lexical ranking."""
     try:
         with read_scope(runtime.engine) as connection:
             user_pk = users.pk(connection, org_id, request.user_id)
-            user.set_result(user_pk)
-            return lexical.rank(connection, user_pk, request, since, depth)
+            generation = generations.active(connection)
+            user.set_result(_Reader(user_pk, generation))
+            if generation is None:
+                return []
+            return lexical.rank(connection, user_pk, generation.id, request, since, depth)
     except BaseException as exc:
         if not user.done():
             user.set_exception(exc)
@@ -121,17 +135,27 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
     """
     since = _since(request.freshness_days)
     depth = max(MIN_DEPTH, 2 * request.top_k)
-    user: Future[int] = Future()
+    user: Future[_Reader] = Future()
     words = runtime.readers.submit(_words, runtime, org_id, request, since, depth, user)
-    vector = runtime.embed_query(request.query)
-    user_pk = user.result()
+    guessed = runtime.query_model
+    vector = runtime.embed_query(request.query, guessed)
+    reader = user.result()
+    generation = reader.generation
+    if generation is None:
+        words.result()
+        return []
+    if generation.model != guessed:  # a switch to another model since the last search
+        runtime.query_model = generation.model
+        vector = runtime.embed_query(request.query, generation.model)
+    user_pk = reader.user_pk
+    index = runtime.index(generation)
     flt = SearchFilter(
         tenant=tenant_key(org_id, user_pk),
         since_ts=int(since.timestamp()) if since else None,
         sources=request.sources,
         types=request.types,
     )
-    hits = runtime.index.search(vector, flt, limit=depth)
+    hits = index.search(vector, flt, limit=depth)
     by_meaning = [(h.id, float(h.score)) for h in hits]
     by_words = words.result()
     cosine, bm25 = dict(by_meaning), dict(by_words)
@@ -141,7 +165,7 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
     # Read a few more than asked: a chunk gone since it was found (an erasure racing) is
     # skipped.
     wanted = fused[: request.top_k + 8]
-    shown = _shown(runtime, user_pk, [pid for pid, _ in wanted], hits)
+    shown = _shown(runtime, index, generation.id, user_pk, [pid for pid, _ in wanted], hits)
     out = []
     for pid, score in wanted:
         view = shown.get(pid)
@@ -192,14 +216,21 @@ class _Shown:
         )
 
 
-def _shown(runtime: Runtime, user_pk: int, pids: list[str], hits: list[Hit]) -> dict[str, _Shown]:
+def _shown(
+    runtime: Runtime,
+    index: VectorIndex,
+    generation_id: int,
+    user_pk: int,
+    pids: list[str],
+    hits: list[Hit],
+) -> dict[str, _Shown]:
     """The chunks `pids` as shown: the dense hits carry their payload; the lexical side's
     finds are read from the index (in process, a fraction of a millisecond), and only
     points older than payload words cost a read in PostgreSQL."""
     shown = {h.id: view for h in hits if (view := _Shown.of(h.payload)) is not None}
     rest = [pid for pid in pids if pid not in shown]
     if rest:
-        for point in runtime.index.retrieve(rest):
+        for point in index.retrieve(rest):
             if (view := _Shown.of(point.payload)) is not None:
                 shown[point.id] = view
         rest = [pid for pid in rest if pid not in shown]
@@ -218,7 +249,9 @@ def _shown(runtime: Runtime, user_pk: int, pids: list[str], hits: list[Hit]) -> 
                 )
                 .join(Item, Item.id == Chunk.item_id)
                 .where(
-                    Chunk.point_id.in_([uuid.UUID(pid) for pid in rest]), Chunk.user_pk == user_pk
+                    Chunk.point_id.in_([uuid.UUID(pid) for pid in rest]),
+                    Chunk.user_pk == user_pk,
+                    Chunk.generation_id == generation_id,
                 )
             ):
                 shown[str(row.point_id)] = _Shown(

@@ -2,8 +2,9 @@
 
 Candidates are the user's chunks nearest to each of the purpose's query phrases
 (the vector index) plus their most recent chunks (Postgres), within the
-freshness window. Each chunk's vector is read back from the index, so every
-score below is computed here, in float64, from stored data only:
+freshness window, all of the active index generation. Each chunk's vector is
+read back from the index, so every score below is computed here, in float64,
+from stored data only:
 
 - relevance: the best cosine of the chunk to any query phrase of the purpose;
 - keywords: whether the sentence uses the purpose's words;
@@ -27,8 +28,10 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import select
 
+from pipeline import generations
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item
+from pipeline.generations import Generation
 from pipeline.runtime import Runtime
 from pipeline.summaries import writing
 from pipeline.summaries.purposes import KEYWORD_RATIO, Purpose, keyword_hits
@@ -67,6 +70,7 @@ class _Candidate:
 
 def _candidates(
     runtime: Runtime,
+    generation: Generation,
     org_id: int,
     user_pk: int,
     queries: np.ndarray,
@@ -78,12 +82,17 @@ def _candidates(
         since_ts=int(since.timestamp()) if since is not None else None,
     )
     ids: set[str] = set()
+    index = runtime.index(generation)
     for vector in queries:
-        ids.update(hit.id for hit in runtime.index.search(vector, flt, limit=per_query))
+        ids.update(hit.id for hit in index.search(vector, flt, limit=per_query))
     recent = (
         select(Chunk.point_id)
         .join(Item, Item.id == Chunk.item_id)
-        .where(Chunk.user_pk == user_pk, Item.ts.is_not(None))
+        .where(
+            Chunk.user_pk == user_pk,
+            Chunk.generation_id == generation.id,
+            Item.ts.is_not(None),
+        )
         .order_by(Item.ts.desc(), Chunk.id.desc())
         .limit(per_query)
     )
@@ -96,7 +105,11 @@ def _candidates(
         rows = session.execute(
             select(Chunk.point_id, Chunk.text, Chunk.item_id, Item.ts)
             .join(Item, Item.id == Chunk.item_id)
-            .where(Chunk.point_id.in_([uuid.UUID(i) for i in ids]), Chunk.user_pk == user_pk)
+            .where(
+                Chunk.point_id.in_([uuid.UUID(i) for i in ids]),
+                Chunk.user_pk == user_pk,
+                Chunk.generation_id == generation.id,
+            )
         ).all()
     found = [_Candidate(str(r.point_id), r.text, r.item_id, r.ts) for r in rows]
     if since is not None:  # the index filter keeps undated points out; so does this
@@ -127,9 +140,15 @@ def select_facts(
 
     `avoid` are sentences already said (the traits): a fact repeating one is skipped.
     """
-    queries = np.stack([runtime.embed_query(q) for q in purpose.queries]).astype(np.float64)
-    candidates = _candidates(runtime, org_id, user_pk, queries, since, per_query)
-    points = {p.id: p for p in runtime.index.retrieve([c.point_id for c in candidates])}
+    with session_scope(runtime.engine) as session:
+        generation = generations.active(session)
+    if generation is None:
+        return []
+    model = generation.model
+    queries = np.stack([runtime.embed_query(q, model) for q in purpose.queries]).astype(np.float64)
+    candidates = _candidates(runtime, generation, org_id, user_pk, queries, since, per_query)
+    index = runtime.index(generation)
+    points = {p.id: p for p in index.retrieve([c.point_id for c in candidates])}
     candidates = [c for c in candidates if c.point_id in points]
     if not candidates:
         return []

@@ -157,16 +157,23 @@ def summarize(runtime: Runtime, org_id: int, query: SummaryQuery) -> Stored:
     return _save(runtime, user, params, current, written, refresh=False)
 
 
-def refresh_user(runtime: Runtime, user_pk: int) -> int:
+def refresh_user(
+    runtime: Runtime, user_pk: int, *, purpose: str | None = None, every: bool = False
+) -> int:
     """Recompute `general` and every summary asked for this user before (the newest
-    `max_refreshed`), counting a refresh on each; returns how many were written."""
+    `summaries.max_refreshed`, or `every` one stored: a rebuild), counting a refresh on
+    each; with `purpose`, only that purpose's. Returns how many were written. The stored
+    text serves until each new one replaces it."""
     settings = runtime.settings
     day = store.today()
     with session_scope(runtime.engine) as session:
         user = _active_profile(session, user_pk)
         if user is None:
             return 0
-        wanted = store.stored_params(session, user_pk, settings.summaries.max_refreshed)
+        limit = None if every else settings.summaries.max_refreshed
+        wanted = store.stored_params(session, user_pk, limit)
+        if purpose is not None:
+            wanted = [p for p in wanted if p.purpose == purpose]
         versions = {p: store.version(session, user, p, settings, day) for p in wanted}
         previous = store.all_stored(session, user_pk)
     seen: FactsCache = {}

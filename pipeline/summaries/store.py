@@ -5,10 +5,12 @@ freshness_days) in Postgres, the truth, with a hot copy in Redis under the
 user's prefix (`keyspace.user_key(user_pk, "summary", key)`). Each carries the
 *version* of the data it was written from:
 
-- the user's data sequence: the largest chunk id of the user. Chunk rows are
-  written (never updated) by every indexing transaction, under the user's
-  lock, so this number grows exactly when new indexed data lands, including a
-  document replaced by new content;
+- the user's data sequence: the largest `index_seq` of the user's items. Every
+  live indexing transaction draws a new one for each item it indexes, under the
+  user's lock, so this number grows exactly when new indexed data lands,
+  including a document replaced by new content. A reindex draws none: the same
+  data in a new generation is not new data, and the stored text keeps serving
+  until `persona summaries rebuild` replaces it;
 - a hash of the traits;
 - the freshness window's first day (windows move by whole UTC days, so a
   windowed summary is stable within a day);
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import keyspace, users
 from pipeline.config import Settings
-from pipeline.db.models import Chunk, Summary, User
+from pipeline.db.models import Item, Summary, User
 from pipeline.schemas import SummaryQuery
 from pipeline.status import SummarySource
 from pipeline.summaries import purposes, traits
@@ -156,9 +158,8 @@ def profile(session: Session, org_id: int, user_id: str) -> Profile:
 
 def data_seq(session: Session, user_pk: int) -> int:
     """The user's data sequence (see the module docstring); one index probe."""
-    return session.execute(
-        select(func.coalesce(func.max(Chunk.id), 0)).where(Chunk.user_pk == user_pk)
-    ).scalar_one()
+    found = session.execute(select(func.max(Item.index_seq)).where(Item.user_pk == user_pk))
+    return found.scalar_one() or 0
 
 
 def version(
@@ -294,9 +295,9 @@ def save(
     return _stored(row)
 
 
-def stored_params(session: Session, user_pk: int, limit: int) -> list[Params]:
-    """Every set of parameters asked for this user before, most recently computed first,
-    with the default `general` summary always among them."""
+def stored_params(session: Session, user_pk: int, limit: int | None) -> list[Params]:
+    """The sets of parameters asked for this user before (the newest `limit`, or all),
+    most recently computed first, with the default `general` summary always among them."""
     rows = session.execute(
         select(Summary.purpose, Summary.max_chars, Summary.freshness_days)
         .where(Summary.user_pk == user_pk)
@@ -304,4 +305,6 @@ def stored_params(session: Session, user_pk: int, limit: int) -> list[Params]:
         .limit(limit)
     ).all()
     found = [Params(r.purpose, r.max_chars, r.freshness_days) for r in rows]
-    return found if GENERAL in found else [GENERAL, *found[: limit - 1]]
+    if GENERAL in found:
+        return found
+    return [GENERAL, *(found if limit is None else found[: limit - 1])]

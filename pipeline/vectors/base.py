@@ -233,6 +233,9 @@ class VectorIndex(ABC):
     def flush(self) -> None:  # noqa: B027 - a no-op is the right default
         """Make every write so far durable (a no-op where each write already is)."""
 
+    def alias(self, name: str) -> None:  # noqa: B027 - a no-op is the right default
+        """Point the alias `name` at this collection where the back end has aliases."""
+
     def compact(self) -> bool:
         """Rewrite storage so that deleted points are in no file any more (after an
         erasure); True when that is done, False where this back end cannot promise it."""
@@ -243,6 +246,10 @@ class VectorIndex(ABC):
     @abstractmethod
     def count(self, tenant: str) -> int:
         """Exact number of points of one user."""
+
+    @abstractmethod
+    def ids(self, tenant: str) -> set[str]:
+        """The ids of every point of one user (what a repair compares with the rows)."""
 
     @abstractmethod
     def retrieve(self, ids: Iterable[str]) -> list[Point]:
@@ -276,6 +283,10 @@ class VectorIndex(ABC):
         """The engine's own top-`limit` search; `search` adds validation and tie order."""
 
     # --- lifetime -----------------------------------------------------------
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete the whole collection, for good (a generation no longer kept); closes."""
 
     @abstractmethod
     def close(self) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,6 +62,7 @@ from pipeline.vectors.base import (
 LOCK_FILE = ".persona.lock"
 CONFIG_FILE = "edge_config.json"  # written by EdgeShard.create; marks an existing shard
 UPSERT_BATCH = 1024
+SCROLL_PAGE = 1024
 VACUUM_ANY = 1e-9  # fraction of deleted points in a segment that makes `compact` vacuum it
 NEVER = 2**31 - 1  # KB: an indexing threshold no segment reaches
 
@@ -125,6 +127,22 @@ class EdgeIndex(VectorIndex):
     def count(self, tenant: str) -> int:
         return self._live().count(qe.CountRequest(exact=True, filter=_tenant_filter(tenant)))
 
+    def ids(self, tenant: str) -> set[str]:
+        found: set[str] = set()
+        offset: qe.PointId | None = None
+        while True:
+            request = qe.ScrollRequest(
+                offset=offset,
+                limit=SCROLL_PAGE,
+                filter=_tenant_filter(tenant),
+                with_payload=False,
+                with_vector=False,
+            )
+            records, offset = self._live().scroll(request)
+            found.update(str(r.id) for r in records)
+            if offset is None:
+                return found
+
     def retrieve(self, ids: Iterable[str]) -> list[Point]:
         wanted = [point_id(i) for i in ids]
         if not wanted:
@@ -148,6 +166,19 @@ class EdgeIndex(VectorIndex):
         ]
 
     # --- lifetime -----------------------------------------------------------
+
+    def drop(self) -> None:
+        """Close the shard and delete its folder (the lock file last)."""
+        with self._state:
+            shard, self._shard = self._shard, None
+            if shard is not None:
+                shard.close()
+            for child in self.path.iterdir():
+                if child.name != LOCK_FILE:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            _release_folder_lock(self._lock_file)
+            self._lock_file = None
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def close(self) -> None:
         with self._state:

@@ -41,6 +41,7 @@ from pipeline.vectors.base import (
 )
 
 UPSERT_BATCH = 256
+SCROLL_PAGE = 1024
 
 
 class ServerIndex(VectorIndex):
@@ -112,6 +113,23 @@ class ServerIndex(VectorIndex):
             )
         return result.count
 
+    def ids(self, tenant: str) -> set[str]:
+        found: set[str] = set()
+        offset: models.ExtendedPointId | None = None
+        while True:
+            with self._call():
+                records, offset = self.client.scroll(
+                    self.collection,
+                    scroll_filter=_filter(SearchFilter(tenant=tenant)),
+                    limit=SCROLL_PAGE,
+                    offset=offset,
+                    with_payload=False,
+                    with_vectors=False,
+                )
+            found.update(str(r.id) for r in records)
+            if offset is None:
+                return found
+
     def retrieve(self, ids: Iterable[str]) -> list[Point]:
         wanted = [point_id(i) for i in ids]
         if not wanted:
@@ -135,6 +153,26 @@ class ServerIndex(VectorIndex):
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
     # --- lifetime -----------------------------------------------------------
+
+    def drop(self) -> None:
+        with self._call():
+            self.client.delete_collection(self.collection)
+        self.close()
+
+    def alias(self, name: str) -> None:
+        """Point the alias `name` at this collection, atomically: what operators and
+        tools outside Persona read as "the active collection"."""
+        create = models.CreateAliasOperation(
+            create_alias=models.CreateAlias(collection_name=self.collection, alias_name=name)
+        )
+        with self._call():
+            existing = {a.alias_name for a in self.client.get_aliases().aliases}
+            operations: list[models.AliasOperations] = (
+                [models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=name))]
+                if name in existing
+                else []
+            )
+            self.client.update_collection_aliases(change_aliases_operations=[*operations, create])
 
     def close(self) -> None:
         if self._owns_client:

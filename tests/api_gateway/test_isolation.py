@@ -40,6 +40,14 @@ OWN = {("POST", "/v1/sources"): {201}, ("POST", "/v1/webhook-endpoints"): {201, 
 LISTS = {("GET", "/v1/sources"), ("GET", "/v1/webhook-endpoints")}
 # A message to the victim's source, unsigned by its secret, is refused before anything.
 SIGNED = {("POST", "/webhooks/{source_id}")}
+# What every organization shares (the index generations) is the operator's alone.
+OPERATOR = {("GET", "/v1/generations")}
+# Reprocessing may name an organization: another one than the key's needs the operator.
+NAMES_ORG = {
+    ("POST", "/v1/reindex"),
+    ("POST", "/v1/reindex/verify"),
+    ("POST", "/v1/summaries/rebuild"),
+}
 VICTIM = "victim-user"
 SECRET = f"secret-{uuid.uuid4().hex}"
 
@@ -181,6 +189,8 @@ def test_no_route_crosses_organizations(
         assert response.status_code == 200, response.text
         assert victim.source_id not in response.text
         assert victim.endpoint_id not in response.text
+    elif (method, path) in OPERATOR:
+        assert response.status_code == 403, response.text
     elif (method, path) in SIGNED:
         assert response.status_code == 401, response.text
         assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
@@ -206,3 +216,14 @@ def test_no_route_crosses_organizations(
     found = victim.client.post("/chunks", json={"user_id": VICTIM, "query": "secret"}).json()
     assert len(found["chunks"]) == 1
     assert found["chunks"][0]["text"].endswith(SECRET)  # after any dated header
+
+
+@pytest.mark.parametrize("path", sorted(p for _, p in NAMES_ORG))
+def test_reprocessing_another_organization_needs_the_operator(
+    path: str, victim: Victim, attacker: httpx.Client
+) -> None:
+    for body in ({"org_id": victim.org}, {"org_id": victim.org, "user_id": VICTIM}):
+        response = attacker.post(path, json=body)
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "FORBIDDEN"
+    assert attacker.post(path, json={}).status_code == 403  # everything: the operator's too

@@ -13,7 +13,8 @@ from pipeline import keys
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item, Job
 from pipeline.ingest import accept
-from pipeline.ingest.index import EMBED_SLICE, Ran, run_ingest_job
+from pipeline.ingest.index import Ran, run_ingest_job
+from pipeline.placing import EMBED_SLICE
 from pipeline.runtime import Runtime
 from pipeline.schemas import IngestRequest
 from tests.helpers import events

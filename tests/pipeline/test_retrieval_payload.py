@@ -61,12 +61,13 @@ def test_points_without_words_in_their_payload_are_shown_from_their_rows(
                 .where(Item.org_id == org_id)
             )
         ]
+        index = runtime.index(runtime.active(session))
     older = [
         Point(p.id, p.vector, {k: v for k, v in p.payload.items() if k not in SHOWN_FROM_PAYLOAD})
-        for p in runtime.index.retrieve(point_ids)
+        for p in index.retrieve(point_ids)
     ]
     assert len(older) == len(events)
-    runtime.index.upsert(older)
-    assert "text" not in runtime.index.retrieve(point_ids[:1])[0].payload
+    index.upsert(older)
+    assert "text" not in index.retrieve(point_ids[:1])[0].payload
 
     assert search_chunks(runtime, org_id, query) == from_payload

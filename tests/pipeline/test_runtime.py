@@ -10,7 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipeline.errors import Retryable
+from pipeline.generations import Generation
+from pipeline.models import MINILM
 from pipeline.runtime import Runtime
+from pipeline.status import GenerationState
 
 
 @pytest.fixture
@@ -45,7 +48,8 @@ def test_the_qdrant_api_key_reaches_the_server(
 ) -> None:
     url, seen = qdrant_stand_in
     runtime = make_runtime(qdrant={"url": url, "api_key": "qdrant-secret-of-this-test"})
+    first = Generation(1, MINILM, "chunks", GenerationState.ACTIVE)
     with pytest.raises(Retryable):  # a 503: the index is not there yet
-        _ = runtime.index
+        runtime.index(first)
     assert seen, "the runtime asked the configured server"
     assert {h.get("api-key") for h in seen} == {"qdrant-secret-of-this-test"}

@@ -1,0 +1,129 @@
+"""A page of items into a generation: chunked and embedded in a background slot, then placed
+under each user's write lock.
+
+The same path as live ingestion (`placing`), with two differences. The model runs
+in a background slot (`pipeline.slots`): live jobs go first. And the write checks
+each item against what is stored now, under its user's lock: an item whose user is
+being erased is skipped (so no erased user is written back), and one whose content
+changed or that is pending again is skipped too (live ingestion indexes it anew, and
+a reindex catches that up).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session
+
+from pipeline import placing, users
+from pipeline.chunking import Piece, Source
+from pipeline.db.models import Item
+from pipeline.generations import Generation
+from pipeline.placing import ItemText, Owner
+from pipeline.runtime import Runtime
+from pipeline.status import ItemState
+
+
+@dataclass(frozen=True)
+class Row:
+    owner: Owner
+    item: ItemText
+    seq: int | None  # its `index_seq`: the catch-up's cursor
+
+
+def query(*where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """Indexed items matching `where`, with what chunking and placing need."""
+    return select(
+        Item.id,
+        Item.org_id,
+        Item.user_pk,
+        Item.kind,
+        Item.external_id,
+        Item.content_hash,
+        Item.source,
+        Item.type,
+        Item.title,
+        Item.ts,
+        Item.content,
+        Item.index_seq,
+    ).where(Item.state == ItemState.INDEXED, *where)
+
+
+def load(session: Session, statement: Select[*tuple[Any, ...]]) -> list[Row]:
+    return [
+        Row(
+            Owner(r.org_id, r.user_pk),
+            ItemText(
+                r.id,
+                r.kind,
+                r.external_id,
+                r.content_hash,
+                Source(r.kind, r.source, r.type, r.title, r.ts, r.content),
+            ),
+            r.index_seq,
+        )
+        for r in session.execute(statement)
+    ]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    rows: list[Row]
+    chunked: dict[int, list[Piece]]
+    vectors: dict[int, list[list[float]]]
+
+
+def embed(
+    runtime: Runtime, target: Generation, rows: list[Row], deadline: float | None
+) -> Embedded | None:
+    """The page chunked and embedded with `target`'s model, in a background slot taken
+    before `deadline` (None: at once, without a slot: the switch, which holds live
+    writes off, must not wait); None when no slot freed in time."""
+    chunks = runtime.chunker(target.model).split_many([r.item.source for r in rows])
+    chunked = {r.item.id: c for r, c in zip(rows, chunks, strict=True)}
+    embedder = runtime.embedder(target.model)
+    items = [r.item for r in rows]
+    if deadline is None:
+        return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked))
+    with runtime.slots.background(max(0.0, deadline - time.monotonic())) as held:
+        if not held:
+            return None
+        return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked))
+
+
+def write(session: Session, runtime: Runtime, target: Generation, page: Embedded) -> int:
+    """Place the page's items that are still as embedded, user by user under their write
+    locks (in user order, so two writers never wait on each other); returns chunks."""
+    by_user: dict[Owner, list[ItemText]] = defaultdict(list)
+    for row in page.rows:
+        by_user[row.owner].append(row.item)
+    index = runtime.index(target)
+    written = 0
+    for owner in sorted(by_user, key=lambda o: o.user_pk):
+        if not users.hold(session, owner.user_pk):
+            continue
+        items = by_user[owner]
+        stored = {
+            item_id: content_hash
+            for item_id, content_hash in session.execute(
+                select(Item.id, Item.content_hash).where(
+                    Item.id.in_([i.id for i in items]), Item.state == ItemState.INDEXED
+                )
+            ).tuples()
+        }
+        current = [i for i in items if stored.get(i.id) == i.content_hash]
+        written += placing.place(
+            session,
+            index,
+            target.id,
+            target.model.hub_id,
+            owner,
+            current,
+            page.chunked,
+            page.vectors,
+        )
+    return written

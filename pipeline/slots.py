@@ -1,0 +1,98 @@
+"""The embedding streams of a worker process, shared by live work and background work.
+
+A worker runs at most `total` embedding streams at once (`embedding.parallel`):
+each holds one onnxruntime stream, and more streams than cores only make each
+slower. Live ingestion is the foreground: a job takes any free slot. Reprocessing
+(a reindex, a repair) is the background: it takes a slot only when no foreground
+job holds or waits for one, at most `background_max` at a time, and for one page of
+work at a time, so a live job arriving waits for at most the end of that page.
+So that a reindex still ends under a steady live load, background work that has
+waited `starve_s` takes a free slot anyway, for one page: a small, bounded share.
+On a machine this size, that is what keeps live ingestion near its idle rate and
+queries near their idle latency while a reindex runs (`make bench-reindex`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Slots:
+    def __init__(self, total: int, background_max: int = 1, starve_s: float = 2.0) -> None:
+        self.total = total
+        self.background_max = max(1, min(background_max, total))
+        self.starve_s = starve_s
+        self._changed = threading.Condition()
+        self._foreground = 0  # holding
+        self._waiting = 0  # foreground jobs waiting for a slot
+        self._background = 0
+
+    def _free(self) -> int:
+        return self.total - self._foreground - self._background
+
+    @contextmanager
+    def foreground(self, timeout_s: float | None = None) -> Iterator[bool]:
+        """A slot for a live job: yields False when none freed within `timeout_s`
+        (None: wait for one)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._changed:
+            self._waiting += 1
+            try:
+                while self._free() <= 0:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    self._changed.wait(left)
+                held = self._free() > 0
+                if held:
+                    self._foreground += 1
+            finally:
+                self._waiting -= 1
+                self._changed.notify_all()
+        try:
+            yield held
+        finally:
+            if held:
+                with self._changed:
+                    self._foreground -= 1
+                    self._changed.notify_all()
+
+    def _background_may_start(self, waited_s: float) -> bool:
+        room = self._background < self.background_max and self._free() > 0
+        idle = self._foreground == 0 and self._waiting == 0
+        return room and (idle or waited_s >= self.starve_s)
+
+    @contextmanager
+    def background(self, timeout_s: float | None = None) -> Iterator[bool]:
+        """A slot for one page of background work, once the foreground is idle: yields
+        False when that did not happen within `timeout_s`."""
+        started = time.monotonic()
+        deadline = None if timeout_s is None else started + timeout_s
+        with self._changed:
+            while not self._background_may_start(time.monotonic() - started):
+                now = time.monotonic()
+                left = None if deadline is None else deadline - now
+                if left is not None and left <= 0:
+                    break
+                starving_in = self.starve_s - (now - started)
+                waits = [t for t in (left, starving_in) if t is not None and t > 0]
+                self._changed.wait(min(waits) if waits else 0.05)
+            held = self._background_may_start(time.monotonic() - started)
+            if held:
+                self._background += 1
+        try:
+            yield held
+        finally:
+            if held:
+                with self._changed:
+                    self._background -= 1
+                    self._changed.notify_all()
+
+    def foreground_wants(self) -> bool:
+        """Whether a live job holds or waits for a slot: background work between two
+        batches gives way when it does."""
+        with self._changed:
+            return self._foreground > 0 or self._waiting > 0
