@@ -97,7 +97,8 @@ def repair_user(
     index = runtime.index(generation)
     tenant = tenant_key(owner.org_id, owner.user_pk)
     rows = _rows(runtime, generation, owner.user_pk)
-    missing = [row for pid, row in rows.items() if pid not in index.ids(tenant)]
+    held = index.ids(tenant)
+    missing = [row for pid, row in rows.items() if pid not in held]
     vectors: dict[str, list[float]] = {}
     if missing:
         embedder = runtime.embedder(generation.model)

@@ -190,14 +190,14 @@ def test_worker_killed_mid_reindex_resumes_without_duplicates(
         PERSONA_INGEST_REPUBLISH_AFTER_S="2",
     )
     api = start(system)
-    ingested(api, "kept", notes(400, "kept"), "k")
+    ingested(api, "kept", notes(240, "kept"), "k")
     accepted = reindex(api)
     progress_reaches(api, accepted["job_id"], 40)
     assert system.worker is not None
     system.worker.proc.send_signal(signal.SIGKILL)
     system.worker.proc.wait()
     at_kill = api.get(f"/jobs/{accepted['job_id']}").json()["progress"]["done"]
-    assert 40 <= at_kill < 400
+    assert 40 <= at_kill < 240
 
     system.start_worker()
     seen: list[int] = []
@@ -210,9 +210,9 @@ def test_worker_killed_mid_reindex_resumes_without_duplicates(
     job = wait_for(finished, timeout=300, what="the reindex to resume and end", poll=0.2)
     assert job["status"] == "succeeded", job
     assert min(seen) >= at_kill, "resumed from its checkpoint, not from scratch"
-    assert job["result"]["items"] == 400
+    assert job["result"]["items"] == 240
     wait_for(lambda: "dropped" in generations(api), what="the old generation dropped")
-    assert footprint(api, "kept") == {"items": 400, "chunks": 400, "points": 400}
+    assert footprint(api, "kept") == {"items": 240, "chunks": 240, "points": 240}
 
 
 @pytest.fixture(scope="session")
