@@ -97,8 +97,8 @@ def repair_user(
     index = runtime.index(generation)
     tenant = tenant_key(owner.org_id, owner.user_pk)
     rows = _rows(runtime, generation, owner.user_pk)
-    held = index.ids(tenant)
-    missing = [row for pid, row in rows.items() if pid not in held]
+    points = index.ids(tenant)
+    missing = [row for pid, row in rows.items() if pid not in points]
     vectors: dict[str, list[float]] = {}
     if missing:
         embedder = runtime.embedder(generation.model)
