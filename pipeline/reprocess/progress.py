@@ -26,6 +26,7 @@ class Progress:
     total: int = 0
     started: float = field(default_factory=time.time)
     cursor: int = 0  # the last item id (or user row id) done in this phase
+    last_id: int = 0  # the pages by id stop here: the newest item when the job started
     seq: int = 0  # a reindex: items indexed live up to here are in its generation
     seq_to: int = 0  # ... and this catch-up pass goes up to here
     generation: int | None = None

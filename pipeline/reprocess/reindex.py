@@ -121,6 +121,11 @@ def _scope(p: Progress) -> list[ColumnElement[bool]]:
     return []
 
 
+def _up_to_last(p: Progress) -> list[ColumnElement[bool]]:
+    """The pages' bound (none for a job checkpointed before the bound was recorded)."""
+    return [Item.id <= p.last_id] if p.last_id else []
+
+
 def snapshot(session: Session) -> int:
     """The largest `index_seq` any committed live write drew: waits (under the switch lock)
     for the live writes in progress to commit, so every number up to it is visible."""
@@ -147,10 +152,11 @@ def _start(runtime: Runtime, job_id: str, p: Progress) -> None:
     with session_scope(runtime.engine) as session:
         target = _target(session, runtime, p)
         runtime.embedder(target.model)  # fails now, clearly, if the model is not built here
+        p.last_id = session.execute(select(func.coalesce(func.max(Item.id), 0))).scalar_one()
         p.total = session.execute(
             select(func.count())
             .select_from(Item)
-            .where(Item.state == ItemState.INDEXED, *_scope(p))
+            .where(Item.state == ItemState.INDEXED, Item.id <= p.last_id, *_scope(p))
         ).scalar_one()
         if p.model is not None:
             generations.record_build(session, target.id, runtime.build_of(target.model))
@@ -167,14 +173,17 @@ def _start(runtime: Runtime, job_id: str, p: Progress) -> None:
 
 
 def _page_by_id(runtime: Runtime, job_id: str, p: Progress, deadline: float) -> bool | None:
-    """The next page in item order into the target; False when none is left, None when
-    no background slot freed before the deadline."""
+    """The next page in item order into the target, up to the newest item at the start
+    (a build's catch-up takes the later ones; live writes place them in place); False
+    when none is left, None when no background slot freed before the deadline."""
     size = runtime.settings.reindex.page_items
     with session_scope(runtime.engine) as session:
         target = _target(session, runtime, p)
         rows = pages.load(
             session,
-            pages.query(Item.id > p.cursor, *_scope(p)).order_by(Item.id).limit(size),
+            pages.query(Item.id > p.cursor, *_up_to_last(p), *_scope(p))
+            .order_by(Item.id)
+            .limit(size),
         )
     if not rows:
         return False
