@@ -168,11 +168,11 @@ class ReindexSettings(BaseModel):
         description="A long job works this long per task, then checkpoints and queues its "
         "next step: no task outlives the broker's visibility timeout.",
     )
-    background_slots: int = Field(
-        default=1,
+    background_slots: int | None = Field(
+        default=None,
         ge=1,
         description="Embedding slots of a worker that background jobs may hold at once "
-        "(they take them only while live ingestion leaves them free).",
+        "(unset: all of them; they take more than one only while no live job wants one).",
     )
     starve_s: float = Field(
         default=2.0,

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from pipeline.chunking import Piece, Source, header
-from pipeline.db.models import Chunk
+from pipeline.db.models import Chunk, Item
 from pipeline.embedding import Embedder
 from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
 
@@ -33,6 +35,20 @@ EMBED_SLICE = 256
 
 Between = Callable[[int, int], None]
 """Called with (texts done, texts in all) before each slice `embed` embeds."""
+
+
+ITEM_COLUMNS = (
+    Item.id,
+    Item.kind,
+    Item.external_id,
+    Item.content_hash,
+    Item.source,
+    Item.type,
+    Item.title,
+    Item.ts,
+)
+"""The columns of `items` an `ItemText` is made of, its content aside (selected with them
+where the content is chunked, left out where only stored chunks are read)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,17 @@ class ItemText:
     external_id: str
     content_hash: str
     source: Source
+
+    @classmethod
+    def of(cls, row: Any, content: str) -> ItemText:
+        """From a result row holding `ITEM_COLUMNS`."""
+        return cls(
+            row.id,
+            row.kind,
+            row.external_id,
+            row.content_hash,
+            Source(row.kind, row.source, row.type, row.title, row.ts, content),
+        )
 
 
 @dataclass(frozen=True)
@@ -62,12 +89,22 @@ def embed(
     pieces: list[Piece],
     between: Between | None = None,
     slice_size: int = EMBED_SLICE,
+    streams: int = 1,
 ) -> list[list[float]]:
     """Vectors for `pieces` (step 1). `between(done, total)` is called before each slice
-    of texts: a job checks its time limit there, a background job gives way."""
+    of texts: a job checks its time limit there. With `streams` > 1 (background work
+    holding that many slots, and no `between`), the texts are dealt round-robin to that
+    many model streams at once, each share still shortest first."""
     unique = sorted({p.embed_text: p.token_count for p in pieces}.items(), key=lambda kv: kv[1])
     texts = [t for t, _ in unique]
     by_text: dict[str, list[float]] = {}
+    if streams > 1 and len(texts) > 1:
+        assert between is None, "a deadline is checked on one stream only"
+        shares = [texts[k::streams] for k in range(min(streams, len(texts)))]
+        with ThreadPoolExecutor(len(shares)) as pool:
+            for share, vectors in zip(shares, pool.map(embedder.embed, shares), strict=True):
+                by_text.update(zip(share, vectors, strict=True))
+        return [by_text[p.embed_text] for p in pieces]
     for start in range(0, len(texts), slice_size):
         if between is not None:
             between(start, len(texts))
@@ -81,9 +118,11 @@ def embed_items(
     items: list[ItemText],
     chunked: dict[int, list[Piece]],
     between: Between | None = None,
+    streams: int = 1,
 ) -> dict[int, list[list[float]]]:
     """`embed` for the pieces of `items`, handed back per item."""
-    flat = embed(embedder, [p for i in items for p in chunked[i.id]], between)
+    pieces = [p for i in items for p in chunked[i.id]]
+    flat = embed(embedder, pieces, between, streams=streams)
     vectors: dict[int, list[list[float]]] = {}
     cursor = 0
     for item in items:

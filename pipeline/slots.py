@@ -3,9 +3,10 @@
 A worker runs at most `total` embedding streams at once (`embedding.parallel`):
 each holds one onnxruntime stream, and more streams than cores only make each
 slower. Live ingestion is the foreground: a job takes any free slot. Reprocessing
-(a reindex, a repair) is the background: it takes a slot only when no foreground
-job holds or waits for one, at most `background_max` at a time, and for one page of
-work at a time, so a live job arriving waits for at most the end of that page.
+(a reindex, a repair) is the background: it takes slots only when no foreground
+job holds or waits for one, at most `background_max` at a time (by default every
+slot: an idle worker reindexes at full speed), and for one page of work per slot,
+so a live job arriving waits for at most the end of that page.
 So that a reindex still ends under a steady live load, background work that has
 waited `starve_s` takes a free slot anyway, for one page: a small, bounded share.
 On a machine this size, that is what keeps live ingestion near its idle rate and
@@ -21,9 +22,11 @@ from contextlib import contextmanager
 
 
 class Slots:
-    def __init__(self, total: int, background_max: int = 1, starve_s: float = 2.0) -> None:
+    def __init__(
+        self, total: int, background_max: int | None = None, starve_s: float = 2.0
+    ) -> None:
         self.total = total
-        self.background_max = max(1, min(background_max, total))
+        self.background_max = max(1, min(background_max or total, total))
         self.starve_s = starve_s
         self._changed = threading.Condition()
         self._foreground = 0  # holding
@@ -66,9 +69,10 @@ class Slots:
         return room and (idle or waited_s >= self.starve_s)
 
     @contextmanager
-    def background(self, timeout_s: float | None = None) -> Iterator[bool]:
-        """A slot for one page of background work, once the foreground is idle: yields
-        False when that did not happen within `timeout_s`."""
+    def background(self, timeout_s: float | None = None, most: int = 1) -> Iterator[int]:
+        """Slots for background work, one page each, once the foreground is idle: yields
+        how many it holds, 0 when it got none within `timeout_s`, and more than one
+        (up to `most`) only while no live job holds or waits for a slot."""
         started = time.monotonic()
         deadline = None if timeout_s is None else started + timeout_s
         with self._changed:
@@ -80,15 +84,19 @@ class Slots:
                 starving_in = self.starve_s - (now - started)
                 waits = [t for t in (left, starving_in) if t is not None and t > 0]
                 self._changed.wait(min(waits) if waits else 0.05)
-            held = self._background_may_start(time.monotonic() - started)
-            if held:
+            held = 0
+            if self._background_may_start(time.monotonic() - started):
+                held = 1
                 self._background += 1
+                while held < most and self._background_may_start(0.0):  # idle: take more
+                    held += 1
+                    self._background += 1
         try:
             yield held
         finally:
             if held:
                 with self._changed:
-                    self._background -= 1
+                    self._background -= held
                     self._changed.notify_all()
 
     def foreground_wants(self) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pipeline import generations, jobs, placing, users
-from pipeline.chunking import Piece, Source
+from pipeline.chunking import Piece
 from pipeline.db.engine import session_scope
 from pipeline.db.models import ITEM_INDEX_SEQ, Item
 from pipeline.errors import Retryable, transient_is_retryable
@@ -83,30 +83,11 @@ def claim(runtime: Runtime, session: Session, job_id: str) -> Work | None:
         return None
     assert job.user_pk is not None, "an ingest job names its user"
     rows = session.execute(
-        select(
-            Item.id,
-            Item.kind,
-            Item.external_id,
-            Item.content_hash,
-            Item.source,
-            Item.type,
-            Item.title,
-            Item.ts,
-            Item.content,
-        )
+        select(*placing.ITEM_COLUMNS, Item.content)
         .where(Item.job_id == job_id, Item.state == ItemState.PENDING)
         .order_by(Item.id)
     )
-    items = [
-        ItemText(
-            r.id,
-            r.kind,
-            r.external_id,
-            r.content_hash,
-            Source(r.kind, r.source, r.type, r.title, r.ts, r.content),
-        )
-        for r in rows
-    ]
+    items = [ItemText.of(r, r.content) for r in rows]
     return Work(job_id, Owner(job.org_id, job.user_pk), runtime.active(session), items)
 
 

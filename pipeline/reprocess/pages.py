@@ -1,8 +1,9 @@
-"""A page of items into a generation: chunked and embedded in a background slot, then placed
+"""A page of items into a generation: chunked and embedded in background slots, then placed
 under each user's write lock.
 
 The same path as live ingestion (`placing`), with two differences. The model runs
-in a background slot (`pipeline.slots`): live jobs go first. And the write checks
+in background slots (`pipeline.slots`): live jobs go first, and an idle worker lends
+the page all of its slots. And the write checks
 each item against what is stored now, under its user's lock: an item whose user is
 being erased is skipped (so no erased user is written back), and one whose content
 changed or that is pending again is skipped too (live ingestion indexes it anew, and
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from pipeline import placing, users
-from pipeline.chunking import Piece, Source
+from pipeline.chunking import Piece
 from pipeline.db.models import Item
 from pipeline.generations import Generation
 from pipeline.placing import ItemText, Owner
@@ -38,34 +41,13 @@ class Row:
 def query(*where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """Indexed items matching `where`, with what chunking and placing need."""
     return select(
-        Item.id,
-        Item.org_id,
-        Item.user_pk,
-        Item.kind,
-        Item.external_id,
-        Item.content_hash,
-        Item.source,
-        Item.type,
-        Item.title,
-        Item.ts,
-        Item.content,
-        Item.index_seq,
+        *placing.ITEM_COLUMNS, Item.content, Item.org_id, Item.user_pk, Item.index_seq
     ).where(Item.state == ItemState.INDEXED, *where)
 
 
 def load(session: Session, statement: Select[*tuple[Any, ...]]) -> list[Row]:
     return [
-        Row(
-            Owner(r.org_id, r.user_pk),
-            ItemText(
-                r.id,
-                r.kind,
-                r.external_id,
-                r.content_hash,
-                Source(r.kind, r.source, r.type, r.title, r.ts, r.content),
-            ),
-            r.index_seq,
-        )
+        Row(Owner(r.org_id, r.user_pk), ItemText.of(r, r.content), r.index_seq)
         for r in session.execute(statement)
     ]
 
@@ -77,22 +59,24 @@ class Embedded:
     vectors: dict[int, list[list[float]]]
 
 
-def embed(
-    runtime: Runtime, target: Generation, rows: list[Row], deadline: float | None
-) -> Embedded | None:
-    """The page chunked and embedded with `target`'s model, in a background slot taken
-    before `deadline` (None: at once, without a slot: the switch, which holds live
-    writes off, must not wait); None when no slot freed in time."""
+@contextmanager
+def slots(runtime: Runtime, deadline: float) -> Iterator[int]:
+    """Background slots taken before `deadline`: how many (0: none freed in time). A page
+    is `reindex.page_items` per slot held, so that a live job arriving waits for at
+    most one slot's page."""
+    timeout = max(0.0, deadline - time.monotonic())
+    with runtime.slots.background(timeout, most=runtime.slots.background_max) as held:
+        yield held
+
+
+def embed(runtime: Runtime, target: Generation, rows: list[Row], streams: int = 1) -> Embedded:
+    """The page chunked and embedded with `target`'s model on `streams` model streams
+    (the caller holds that many slots, or the switch lock, which must not wait)."""
     chunks = runtime.chunker(target.model).split_many([r.item.source for r in rows])
     chunked = {r.item.id: c for r, c in zip(rows, chunks, strict=True)}
     embedder = runtime.embedder(target.model)
     items = [r.item for r in rows]
-    if deadline is None:
-        return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked))
-    with runtime.slots.background(max(0.0, deadline - time.monotonic())) as held:
-        if not held:
-            return None
-        return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked))
+    return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked, streams=streams))
 
 
 def write(session: Session, runtime: Runtime, target: Generation, page: Embedded) -> int:

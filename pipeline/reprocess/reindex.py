@@ -176,20 +176,20 @@ def _page_by_id(runtime: Runtime, job_id: str, p: Progress, deadline: float) -> 
     """The next page in item order into the target, up to the newest item at the start
     (a build's catch-up takes the later ones; live writes place them in place); False
     when none is left, None when no background slot freed before the deadline."""
-    size = runtime.settings.reindex.page_items
-    with session_scope(runtime.engine) as session:
-        target = _target(session, runtime, p)
-        rows = pages.load(
-            session,
-            pages.query(Item.id > p.cursor, *_up_to_last(p), *_scope(p))
-            .order_by(Item.id)
-            .limit(size),
-        )
-    if not rows:
-        return False
-    embedded = pages.embed(runtime, target, rows, deadline)
-    if embedded is None:
-        return None
+    with pages.slots(runtime, deadline) as held:
+        if not held:
+            return None
+        with session_scope(runtime.engine) as session:
+            target = _target(session, runtime, p)
+            rows = pages.load(
+                session,
+                pages.query(Item.id > p.cursor, *_up_to_last(p), *_scope(p))
+                .order_by(Item.id)
+                .limit(runtime.settings.reindex.page_items * held),
+            )
+        if not rows:
+            return False
+        embedded = pages.embed(runtime, target, rows, streams=held)
     with session_scope(runtime.engine) as session:
         if p.model is None:  # in place: only while the target is still the active one
             generations.hold_shared(session)
@@ -219,22 +219,22 @@ def _catch_up(runtime: Runtime, job_id: str, p: Progress, deadline: float) -> bo
         p.seq_to, p.total = upto, p.total + left
         _save(runtime, job_id, p)
         return False
-    size = runtime.settings.reindex.page_items
-    with session_scope(runtime.engine) as session:
-        target = _target(session, runtime, p)
-        rows = pages.load(
-            session,
-            pages.query(Item.index_seq > p.seq, Item.index_seq <= p.seq_to)
-            .order_by(Item.index_seq)
-            .limit(size),
-        )
-    if not rows:
-        p.seq = p.seq_to
-        _save(runtime, job_id, p)
-        return False
-    embedded = pages.embed(runtime, target, rows, deadline)
-    if embedded is None:
-        return False
+    with pages.slots(runtime, deadline) as held:
+        if not held:
+            return False
+        with session_scope(runtime.engine) as session:
+            target = _target(session, runtime, p)
+            rows = pages.load(
+                session,
+                pages.query(Item.index_seq > p.seq, Item.index_seq <= p.seq_to)
+                .order_by(Item.index_seq)
+                .limit(runtime.settings.reindex.page_items * held),
+            )
+        if not rows:
+            p.seq = p.seq_to
+            _save(runtime, job_id, p)
+            return False
+        embedded = pages.embed(runtime, target, rows, streams=held)
     with session_scope(runtime.engine) as session:
         pages.write(session, runtime, target, embedded)
         last = rows[-1].seq
@@ -255,8 +255,7 @@ def _switch(runtime: Runtime, job_id: str, p: Progress) -> None:
             pages.query(Item.index_seq > p.seq, Item.index_seq <= upto).order_by(Item.index_seq),
         )
         if rows:
-            embedded = pages.embed(runtime, target, rows, deadline=None)
-            assert embedded is not None
+            embedded = pages.embed(runtime, target, rows)
             pages.write(session, runtime, target, embedded)
         retired = generations.switch(session, target, runtime.settings.reindex.keep_old_s)
         p.seq, p.done, p.phase = upto, p.done + len(rows), Phase.DONE

@@ -28,12 +28,12 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from pipeline import generations, jobs, keyspace, placing, users
-from pipeline.chunking import Piece, Source
+from pipeline.chunking import Piece
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Chunk, Item, User
 from pipeline.generations import Generation
 from pipeline.placing import ItemText, Owner
-from pipeline.reprocess import steps
+from pipeline.reprocess import pages, steps
 from pipeline.reprocess.progress import Progress, save
 from pipeline.runtime import Runtime
 from pipeline.status import UserStatus
@@ -61,14 +61,7 @@ def _rows(runtime: Runtime, generation: Generation, user_pk: int) -> dict[str, _
                 Chunk.text,
                 Chunk.context,
                 Chunk.token_count,
-                Item.id,
-                Item.kind,
-                Item.external_id,
-                Item.content_hash,
-                Item.source,
-                Item.type,
-                Item.title,
-                Item.ts,
+                *placing.ITEM_COLUMNS,
             )
             .join(Item, Item.id == Chunk.item_id)
             .where(Chunk.user_pk == user_pk, Chunk.generation_id == generation.id)
@@ -76,13 +69,7 @@ def _rows(runtime: Runtime, generation: Generation, user_pk: int) -> dict[str, _
         return {
             str(r.point_id): _Row(
                 str(r.point_id),
-                ItemText(
-                    r.id,
-                    r.kind,
-                    r.external_id,
-                    r.content_hash,
-                    Source(r.kind, r.source, r.type, r.title, r.ts, ""),
-                ),
+                ItemText.of(r, ""),
                 Piece(r.ordinal, r.text, f"{r.context} {r.text}", r.token_count),
             )
             for r in found
@@ -106,10 +93,10 @@ def repair_user(
         if deadline is None:
             found = placing.embed(embedder, pieces)
         else:
-            with runtime.slots.background(max(0.0, deadline - time.monotonic())) as held:
+            with pages.slots(runtime, deadline) as held:
                 if not held:
                     return None
-                found = placing.embed(embedder, pieces)
+                found = placing.embed(embedder, pieces, streams=held)
         vectors = {row.point_id: v for row, v in zip(missing, found, strict=True)}
     with session_scope(runtime.engine) as session:
         if not users.hold(session, owner.user_pk):

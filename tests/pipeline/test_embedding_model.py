@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pipeline import placing
+from pipeline.chunking import Piece
 from pipeline.embedding import Embedder
 from pipeline.local.model_build import MARKER, MODEL_FILES, build_model
 
@@ -99,3 +101,15 @@ def test_build_is_idempotent_and_replaces_a_broken_folder(model_dir: Path, tmp_p
     assert (marker["max_tokens"], marker["precision"]) == (256, "fp32")
     assert "quantization" not in marker
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging left behind
+
+
+def test_several_streams_give_each_piece_its_own_vector(
+    embedder: Embedder, reference: dict[str, Any]
+) -> None:
+    texts = [item["text"] for item in reference["items"]]
+    pieces = [Piece(n, t, t, len(t)) for n, t in enumerate(texts + texts[:3])]
+    one = np.asarray(placing.embed(embedder, pieces))
+    three = np.asarray(placing.embed(embedder, pieces, streams=3))
+    assert one.shape == (len(pieces), 384)
+    assert np.allclose(one, three, atol=1e-5)
+    assert np.allclose(three[len(texts) :], three[:3])  # a repeated text, its vector again
