@@ -172,7 +172,7 @@ class ReindexSettings(BaseModel):
         default=None,
         ge=1,
         description="Embedding slots of a worker that background jobs may hold at once "
-        "(unset: all of them; they take more than one only while no live job wants one).",
+        "(unset: all of them; they take more than one only after 30 s without a live job).",
     )
     starve_s: float = Field(
         default=2.0,

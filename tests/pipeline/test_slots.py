@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from pipeline.slots import Slots
 from tests.helpers import wait_for
@@ -26,6 +27,17 @@ def test_background_takes_one_slot_while_a_live_job_holds_one() -> None:
             assert held == 1  # after starving: one page's share, never the rest
             with slots.foreground(timeout_s=0) as second:
                 assert second  # the third slot is still free for live work
+
+
+def test_background_takes_one_slot_until_live_work_has_been_quiet_a_while() -> None:
+    slots = Slots(total=2, quiet_s=0.3)
+    with slots.foreground():
+        pass
+    with slots.background(timeout_s=1, most=2) as held:
+        assert held == 1  # a live job just ended: more may come, and reads need threads
+    time.sleep(0.3)  # the quiet period itself is what is tested
+    with slots.background(timeout_s=1, most=2) as held:
+        assert held == 2
 
 
 def test_background_waits_while_live_jobs_want_slots() -> None:
