@@ -20,6 +20,9 @@ MODEL_SOURCES := pipeline/models.py $(wildcard pipeline/local/model_build.py \
 	pipeline/local/weights.py pipeline/local/quantize.py pipeline/local/graphs/*.py)
 # No machine this project is built on reaches the model hub: never wait for it.
 export HF_HUB_OFFLINE := 1
+# Test processes, each with embedded PostgreSQL and Redis of its own: most tests wait on
+# processes starting and jobs settling, so two overlap well even on two cores.
+TEST_PROCESSES ?= 2
 
 .PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow
 
@@ -58,15 +61,15 @@ test: install model ## Set up, lint (ruff, format, import contracts, mypy), run 
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
 bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex ## Run every benchmark (prints figures; asserts nothing)
 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
 
-eval: install model ## Retrieval quality: recall@5/10, hit@10 per question kind vs dense and BM25
-	$(BIN)/python -m bench.eval
+eval: install model ## Retrieval quality: recall@5/10, hit@10 per question kind vs dense and BM25 (SET=eval|chat)
+	$(BIN)/python -m bench.eval --set $(or $(SET),eval)
 
 bench-reindex: install model ## Full reindex vs the model's ceiling; live ingest and /chunks during it vs idle (ITEMS=20000)
 	$(BIN)/python -m bench.reindex --items $(or $(ITEMS),20000)

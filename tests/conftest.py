@@ -68,6 +68,27 @@ class Services:
         return env
 
 
+# `make test` runs the suite on several processes (pytest-xdist): each starts embedded
+# servers of its own, and on servers given by URL takes a database and Redis databases
+# of its own, so no two processes ever share a user, a queue or an active generation.
+PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+PROCESSES = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+SHARED_REDIS_DB = PROCESS
+"""The Redis database of this process's shared deployment; the rest are lent out."""
+
+
+def _process_database(given: str) -> str:
+    """A database of this process's own on the server `given` names, migrated afresh."""
+    url = make_url(given)
+    name = f"{url.database}_gw{PROCESS}"
+    admin = create_engine(given, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{url.username}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     given_db = os.environ.get("PERSONA_TEST_DATABASE_URL")
@@ -78,7 +99,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     try:
         if given_db:
-            db_url = admin_url = given_db
+            db_url, admin_url = given_db, given_db
+            if PROCESSES > 1:
+                db_url = _process_database(given_db)
         else:
             postgres = EmbeddedPostgres(data / "postgres")
             started.append(postgres.start())
@@ -235,12 +258,13 @@ class System:
 class RedisDatabases:
     """Redis database numbers for private deployments, each flushed when handed out.
 
-    Database 0 is the shared deployment's; 1 to 15 are lent to one deployment at a
-    time and given back when it stops, so the suite never runs out of them."""
+    Database `SHARED_REDIS_DB` is the shared deployment's; this process's share of the
+    others (every `PROCESSES`-th) is lent to one deployment at a time and given back
+    when it stops, so the suite never runs out of them."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self._free = list(range(15, 0, -1))
+        self._free = [db for db in range(15, PROCESSES - 1, -1) if db % PROCESSES == PROCESS]
 
     def take(self) -> int:
         assert self._free, "every Redis database is lent out: give some back"
@@ -259,8 +283,8 @@ def redis_dbs(services: Services) -> RedisDatabases:
 
 @pytest.fixture(scope="session")
 def system(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """The shared deployment most tests talk to (Redis database 0)."""
-    deployment = System(services, 0, tmp_path_factory.mktemp("system"), {})
+    """The shared deployment most tests talk to (Redis database `SHARED_REDIS_DB`)."""
+    deployment = System(services, SHARED_REDIS_DB, tmp_path_factory.mktemp("system"), {})
     deployment.start_gateway()
     yield deployment
     deployment.stop()
