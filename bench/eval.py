@@ -1,16 +1,23 @@
 """`make eval`: how often /chunks finds the memory that answers, against two baselines.
 
 Starts the whole system (`persona run`, embedded default) in a scratch folder,
-registers the users of tests/data/eval (see tests/data/make_eval_dataset.py for how
-it was made), ingests their events through HTTP POST /ingest, waits until every job
-has succeeded, asks every question through POST /chunks with top_k=10, and stops it.
+registers the users of a labeled set (tests/data/eval, made by
+tests/data/make_eval_dataset.py; or `--set chat`, below), ingests their events
+through HTTP POST /ingest, waits until every job has succeeded, asks every question
+through POST /chunks with top_k=10, and stops it.
 Whatever ranking /chunks has, this measures it from the outside.
 
 Then, in this process and on the same data, baselines rank the same chunk texts
 (each under the header the system embeds, `pipeline.chunking.header`):
   dense: exact cosine with the project's own embedder (PERSONA_EMBEDDING_MODEL);
   bm25:  bm25s (Lucene BM25, English stopwords, Snowball stemmer);
-  fuse:  the two, min-max normalised over the union of their top 50, averaged.
+  fuse:  the two, min-max normalised over the union of their top 50, then mixed with
+         a lexical weight λ (0.5 unless named: `--weights` adds others);
+  shipped: the system's own fusion (cosine + 0.1 x BM25 relative to the query's best)
+         on the same candidates.
+`--set chat` asks the second labeled set, long two-person chats over dated sessions
+(tests/data/make_chat_dataset.py). `--contextual` adds dense and fuse on turns embedded
+after the turn before them in the same conversation (the turn itself is returned).
 `--baselines-only` skips the system. `--quality-model` adds MPNet (its own chunking):
 dense and fuse on MPNet (the quality model at index time), and rerank (at query time:
 the configured model's top 50 re-ranked by MPNet cosine); the models embed the corpus
@@ -45,17 +52,19 @@ import numpy as np
 import Stemmer
 
 from bench import system
-from bench.rerank import DEPTH, fuse, rerank, top
+from bench.context import contextual
+from bench.rerank import DEPTH, fuse, rerank, shipped, top
 from pipeline.chunking import Chunker, Source
 from pipeline.config import get_settings
 from pipeline.embedding import Embedder
 from pipeline.models import MPNET
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+SETS = ("eval", "chat")
 K = 10
 BATCH = 1000  # events per /ingest request, the contract's bound
 KINDS = ["single", "when", "multi", "preference"]
-FAMILIES = ("dense", "rerank", "bm25", "fuse")
+FAMILIES = ("dense", "rerank", "bm25", "fuse", "shipped")
 """The order methods outside the system are printed in: by the first word of their name."""
 
 
@@ -67,9 +76,9 @@ class Ranking:
     top_score: float | None
 
 
-def load() -> tuple[list[dict], list[dict], list[dict]]:
-    memories = json.loads((DATA / "memories.json").read_text(encoding="utf-8"))
-    questions = json.loads((DATA / "questions.json").read_text(encoding="utf-8"))
+def load(name: str) -> tuple[list[dict], list[dict], list[dict]]:
+    memories = json.loads((DATA / name / "memories.json").read_text(encoding="utf-8"))
+    questions = json.loads((DATA / name / "questions.json").read_text(encoding="utf-8"))
     return memories["users"], memories["events"], questions["questions"]
 
 
@@ -254,16 +263,32 @@ Scored = dict[str, tuple[Corpus, list[np.ndarray]]]
 """Per method, the chunks it ranks and its score of each, per question."""
 
 
-def on_model(index: Index, questions: list[dict]) -> Scored:
-    """Scores of dense, and of its fusion with BM25, on one model's own chunks."""
+def on_model(
+    index: Index,
+    questions: list[dict],
+    weights: tuple[float, ...] = (),
+    tag: str = "",
+    words: Corpus | None = None,
+) -> Scored:
+    """Scores of dense, and of its fusions with BM25 (λ 0.5 and `weights`, and the
+    system's), on one model's own chunks; BM25 over `words` when given (the same chunks
+    as they are stored, where the index embedded them with context: `tag` says so)."""
     scores = dense(index, questions)
-    lexical = bm25(index.corpus, questions)
-    name = index.embedder.model.name
-    return {
+    lexical = bm25(words or index.corpus, questions)
+    name = f"{index.embedder.model.name}{tag}"
+    out: Scored = {
         f"dense {name}": (index.corpus, scores),
         f"fuse {name}": (index.corpus, list(map(fuse, lexical, scores))),
-        "bm25": (index.corpus, lexical),
     }
+    for w in weights:
+        out[f"fuse {name} λ={w:g}"] = (
+            index.corpus,
+            [fuse(b, d, w) for b, d in zip(lexical, scores, strict=True)],
+        )
+    out[f"shipped {name}"] = (index.corpus, list(map(shipped, lexical, scores)))
+    if not tag:
+        out["bm25"] = (index.corpus, lexical)
+    return out
 
 
 def reranked(
@@ -301,24 +326,31 @@ def query_costs(
 
 
 def baselines(
-    events: list[dict], questions: list[dict], quality: bool, timed: int
+    events: list[dict], questions: list[dict], args: argparse.Namespace
 ) -> tuple[dict[str, list[Ranking]], list[str]]:
-    """Every method outside the system, on the configured model and, with `quality`, on
-    MPNet too (index time and query time); and lines saying what embedding cost."""
+    """Every method outside the system, on the configured model (with `args.contextual`,
+    on contextual turns too) and, with `args.quality_model`, on MPNet too (index time
+    and query time); and lines saying what embedding cost."""
+    quality, timed, weights = args.quality_model, args.timed, tuple(args.weights)
     settings = get_settings().embedding
     embedders = [Embedder.all_cores(settings)]
     embedders += [Embedder.all_cores(settings, MPNET)] if quality else []
     chunked = [chunk_texts(events, Chunker(e.tokenizer, e.max_tokens)) for e in embedders]
-    indexes = index_side_by_side(list(zip(embedders, chunked, strict=True)))
-    scored = on_model(indexes[0], questions)
+    pairs = list(zip(embedders, chunked, strict=True))
+    if args.contextual:
+        pairs.append((embedders[0], contextual(chunked[0], events)))
+    indexes = index_side_by_side(pairs)
+    scored = on_model(indexes[0], questions, weights)
+    if args.contextual:
+        scored |= on_model(indexes[-1], questions, weights, " ctx", words=chunked[0])
     first = scored[f"dense {embedders[0].model.name}"][1]
     rates = [
         f"{i.embedder.model.name} {sum(map(len, i.vectors.values()))} texts at {i.rate:.1f}/s"
-        for i in indexes
+        for i in indexes[: len(embedders)]
     ]
     lines = [f"embedding the corpus: {', '.join(rates)}"]
     if quality:
-        best = {k: v for k, v in on_model(indexes[1], questions).items() if k != "bm25"}
+        best = {k: v for k, v in on_model(indexes[1], questions, weights).items() if k != "bm25"}
         scored |= best | reranked(indexes[0], indexes[1], questions, first, best)
         lines[0] += f"; ratio {indexes[1].rate / indexes[0].rate:.3f} (same run, taking turns)"
     if quality and timed:
@@ -405,17 +437,25 @@ def main() -> None:
     parser.add_argument(
         "--timed", type=int, default=5, help="questions whose query-time re-rank is timed"
     )
+    parser.add_argument("--set", choices=SETS, default="eval", help="which labeled set to ask")
+    parser.add_argument(
+        "--weights", type=float, nargs="*", default=[], help="more lexical weights λ to fuse with"
+    )
+    parser.add_argument(
+        "--contextual", action="store_true", help="also chat turns embedded after the one before"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
-    users, events, questions = load()
+    users, events, questions = load(args.set)
     ran = None if args.baselines_only else run_system(users, events, questions)
     t1 = time.perf_counter()
-    outside, costs = baselines(events, questions, args.quality_model, args.timed)
+    outside, costs = baselines(events, questions, args)
     methods = ({"system": ran["rankings"]} if ran else {}) | outside
     baselines_s = time.perf_counter() - t1
 
     print(
-        f"\neval: {len(users)} users, {len(events)} events, {len(questions)} questions; top_k={K}"
+        f"\neval ({args.set}): {len(users)} users, {len(events)} events, "
+        f"{len(questions)} questions; top_k={K}"
     )
     if ran:
         latencies = sorted(ran["latencies"])

@@ -1,4 +1,4 @@
-"""Second stages over first-stage scores, for `bench.eval`: a re-rank and a fusion.
+"""Second stages over first-stage scores, for `bench.eval`: a re-rank and fusions.
 
 Both take one score per chunk of a user (higher is better) and return the same, with
 -inf for a chunk they cannot return, so `bench.eval.rank_by` ranks them like any
@@ -9,6 +9,8 @@ asks its index for DEPTH candidates and works on those.
 from __future__ import annotations
 
 import numpy as np
+
+from pipeline.retrieval import search
 
 DEPTH = 50
 """Candidates a second stage sees from each first stage."""
@@ -33,10 +35,22 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
 
-def fuse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Equal-weight convex fusion over the union of each one's top DEPTH. BM25 and cosine
-    live on different scales, so each is min-max normalised over that union first."""
-    union = np.union1d(top(a), top(b))
-    scores = np.full(len(a), -np.inf)
-    scores[union] = 0.5 * minmax(a[union]) + 0.5 * minmax(b[union])
+def fuse(lexical: np.ndarray, dense: np.ndarray, weight: float = 0.5) -> np.ndarray:
+    """Convex fusion over the union of each one's top DEPTH: `weight` times the lexical
+    score plus the rest times the dense one. BM25 and cosine live on different scales,
+    so each is min-max normalised over that union first."""
+    union = np.union1d(top(lexical), top(dense))
+    scores = np.full(len(lexical), -np.inf)
+    scores[union] = weight * minmax(lexical[union]) + (1 - weight) * minmax(dense[union])
+    return scores
+
+
+def shipped(lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """The system's own fusion (`pipeline.retrieval.search.fuse`) on the same candidates:
+    each side's top DEPTH, BM25 where it found a term."""
+    by_meaning = [(f"{i:09d}", float(dense[i])) for i in top(dense)]
+    by_words = [(f"{i:09d}", float(lexical[i])) for i in top(lexical) if lexical[i] > 0]
+    scores = np.full(len(lexical), -np.inf)
+    for pid, score in search.fuse(by_meaning, by_words):
+        scores[int(pid)] = score
     return scores
