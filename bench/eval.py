@@ -13,8 +13,11 @@ Then, in this process and on the same data, baselines rank the same chunk texts
   bm25:  bm25s (Lucene BM25, English stopwords, Snowball stemmer);
   fuse:  the two, min-max normalised over the union of their top 50, then mixed with
          a lexical weight λ (0.5 unless named: `--weights` adds others);
-  shipped: the system's own fusion (cosine + 0.1 x BM25 relative to the query's best)
-         on the same candidates.
+  rrf, dbsf: Qdrant's own fusions (reciprocal rank; distribution-based), emulated;
+  shipped: the system's own fusion (`pipeline.retrieval.search.fuse`) on the same
+         candidates (each side's top 50).
+`--sparse AVG_LEN...` adds Qdrant's BM25 inside a Qdrant Edge shard (`bench.sparse`),
+alone and fused each way.
 `--set chat` asks the second labeled set, long two-person chats over dated sessions
 (tests/data/make_chat_dataset.py). `--contextual` adds dense and fuse on turns embedded
 after the turn before them in the same conversation (the turn itself is returned).
@@ -53,7 +56,8 @@ import Stemmer
 
 from bench import system
 from bench.context import contextual
-from bench.rerank import DEPTH, fuse, rerank, shipped, top
+from bench.rerank import DEPTH, dbsf, fuse, rerank, rrf, shipped, top
+from bench.sparse import edge_bm25
 from pipeline.chunking import Chunker, Source
 from pipeline.config import get_settings
 from pipeline.embedding import Embedder
@@ -64,7 +68,7 @@ SETS = ("eval", "chat")
 K = 10
 BATCH = 1000  # events per /ingest request, the contract's bound
 KINDS = ["single", "when", "multi", "preference"]
-FAMILIES = ("dense", "rerank", "bm25", "fuse", "shipped")
+FAMILIES = ("dense", "rerank", "bm25", "fuse", "rrf", "dbsf", "shipped")
 """The order methods outside the system are printed in: by the first word of their name."""
 
 
@@ -285,9 +289,31 @@ def on_model(
             index.corpus,
             [fuse(b, d, w) for b, d in zip(lexical, scores, strict=True)],
         )
+    out[f"rrf {name}"] = (index.corpus, list(map(rrf, lexical, scores)))
+    out[f"dbsf {name}"] = (index.corpus, list(map(dbsf, lexical, scores)))
     out[f"shipped {name}"] = (index.corpus, list(map(shipped, lexical, scores)))
     if not tag:
         out["bm25"] = (index.corpus, lexical)
+    return out
+
+
+def in_index(
+    index: Index, dense: list[np.ndarray], lexical: list[np.ndarray], avg: float, weights: tuple
+) -> Scored:
+    """Qdrant's own BM25 (`bench.sparse`, mean length `avg`) alone and fused with `dense`:
+    convexly (λ 0.5 and `weights`), by Qdrant's fusions (RRF, DBSF), and by the system's:
+    what /chunks does on a generation whose points hold their terms."""
+    lexical = [np.where(np.isfinite(x), x, 0.0) for x in lexical]
+    name, tag = index.embedder.model.name, f"edge avg={avg:g}"
+    out: Scored = {f"bm25 {tag}": (index.corpus, lexical)}
+    for w in (0.5, *weights):
+        out[f"fuse {name} {tag} λ={w:g}"] = (
+            index.corpus,
+            [fuse(b, d, w) for b, d in zip(lexical, dense, strict=True)],
+        )
+    out[f"rrf {name} {tag}"] = (index.corpus, list(map(rrf, lexical, dense)))
+    out[f"dbsf {name} {tag}"] = (index.corpus, list(map(dbsf, lexical, dense)))
+    out[f"shipped {name} {tag}"] = (index.corpus, list(map(shipped, lexical, dense)))
     return out
 
 
@@ -344,6 +370,8 @@ def baselines(
     if args.contextual:
         scored |= on_model(indexes[-1], questions, weights, " ctx", words=chunked[0])
     first = scored[f"dense {embedders[0].model.name}"][1]
+    for avg in args.sparse:
+        scored |= in_index(indexes[0], first, edge_bm25(chunked[0], questions, avg), avg, weights)
     rates = [
         f"{i.embedder.model.name} {sum(map(len, i.vectors.values()))} texts at {i.rate:.1f}/s"
         for i in indexes[: len(embedders)]
@@ -443,6 +471,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--contextual", action="store_true", help="also chat turns embedded after the one before"
+    )
+    parser.add_argument(
+        "--sparse",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="AVG_LEN",
+        help="also Qdrant's own BM25 inside the index, with these mean lengths",
     )
     args = parser.parse_args()
     t0 = time.perf_counter()

@@ -54,3 +54,34 @@ def shipped(lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
     for pid, score in search.fuse(by_meaning, by_words):
         scores[int(pid)] = score
     return scores
+
+
+def _matched(scores: np.ndarray) -> np.ndarray:
+    """The top DEPTH that the retriever actually returned (a lexical list holds only
+    chunks with a query term)."""
+    best = top(scores)
+    return best[np.isfinite(scores[best]) & (scores[best] > 0)]
+
+
+def dbsf(lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """Qdrant's distribution-based score fusion (`Fusion.Dbsf`), emulated: each list's
+    scores mapped from [mean - 3 sd, mean + 3 sd] onto [0, 1], then summed."""
+    scores = np.full(len(lexical), -np.inf)
+    for side in (lexical, dense):
+        found = _matched(side) if side is lexical else top(side)
+        if len(found) == 0:
+            continue
+        mean, sd = side[found].mean(), side[found].std()
+        low, high = mean - 3 * sd, mean + 3 * sd
+        part = (side[found] - low) / (high - low) if high > low else np.full(len(found), 0.5)
+        scores[found] = np.where(np.isfinite(scores[found]), scores[found], 0.0) + part
+    return scores
+
+
+def rrf(lexical: np.ndarray, dense: np.ndarray, k: int = 2) -> np.ndarray:
+    """Qdrant's reciprocal rank fusion (`Fusion.Rrf`, its default k = 2), emulated."""
+    scores = np.full(len(lexical), -np.inf)
+    for found in (_matched(lexical), top(dense)):
+        ranks = 1.0 / (k + 1 + np.arange(len(found)))
+        scores[found] = np.where(np.isfinite(scores[found]), scores[found], 0.0) + ranks
+    return scores

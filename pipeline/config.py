@@ -49,10 +49,23 @@ class EmbeddingSettings(BaseModel):
         " (`persona reindex --model` switches later).",
     )
 
+    lexical: str = Field(
+        default=models.DEFAULT_LEXICAL,
+        description="How a new install's first index generation matches words: "
+        "bm25 (terms in each point, searched with the vectors in one call to the index) or "
+        "postgres (BM25 over the chunk rows); `persona reindex --lexical` switches later.",
+    )
+
     @field_validator("model")
     @classmethod
     def _known(cls, value: str) -> str:
         models.spec(value)
+        return value
+
+    @field_validator("lexical")
+    @classmethod
+    def _known_lexical(cls, value: str) -> str:
+        models.lexical(value)
         return value
 
     def folder(self, model: models.ModelSpec) -> Path:

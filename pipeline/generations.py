@@ -1,8 +1,9 @@
 """Index generations: which derived index every read uses, and how another replaces it.
 
 Everything derived from the items (chunk rows, points, the lexical vectors) belongs
-to one generation: the model and chunking it was built with and its own vector
-collection. Exactly one generation is `active`; every read and every live write use
+to one generation: the model and chunking it was built with, how it matches words
+(`models.LexicalSpec`: terms in the points, or BM25 over the rows in PostgreSQL), and
+its own vector collection. Exactly one generation is `active`; every read and every live write use
 it. It is a row in PostgreSQL, so every process agrees on it, and a read learns it in
 the same query that finds its user (`retrieval.search`).
 
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 from pipeline import models
 from pipeline.db.models import Generation as GenerationRow
 from pipeline.errors import Conflict
-from pipeline.models import ModelSpec
+from pipeline.models import LexicalSpec, ModelSpec
 from pipeline.status import GenerationState
 
 SWITCH_LOCK = 0x7E4A_0001
@@ -48,14 +49,28 @@ class Generation:
     model: ModelSpec
     collection: str
     state: GenerationState
+    lexical: LexicalSpec
 
     @classmethod
     def of(cls, row: Any) -> Generation:
-        """From a `generations` row, or any row with its id, model, collection and state."""
-        return cls(row.id, models.spec(row.model), row.collection, GenerationState(row.state))
+        """From a `generations` row, or any row with its id, model, collection, state and
+        lexical matcher."""
+        return cls(
+            row.id,
+            models.spec(row.model),
+            row.collection,
+            GenerationState(row.state),
+            models.lexical(row.lexical),
+        )
 
 
-_COLUMNS = (GenerationRow.id, GenerationRow.model, GenerationRow.collection, GenerationRow.state)
+_COLUMNS = (
+    GenerationRow.id,
+    GenerationRow.model,
+    GenerationRow.collection,
+    GenerationRow.state,
+    GenerationRow.lexical,
+)
 
 
 def _one(session: Session | Connection, state: GenerationState) -> Generation | None:
@@ -73,9 +88,11 @@ def building(session: Session) -> Generation | None:
     return _one(session, GenerationState.BUILDING)
 
 
-def ensure_active(session: Session, model: ModelSpec, build: str) -> Generation:
-    """The active generation, made from `model` if there is none yet (a new install's
-    first write); safe when several processes race to make it."""
+def ensure_active(
+    session: Session, model: ModelSpec, build: str, lexical: LexicalSpec
+) -> Generation:
+    """The active generation, made from `model` and `lexical` if there is none yet (a new
+    install's first write); safe when several processes race to make it."""
     found = active(session)
     if found is not None:
         return found
@@ -86,6 +103,7 @@ def ensure_active(session: Session, model: ModelSpec, build: str) -> Generation:
             dim=model.dim,
             build=build,
             chunking=chunking(model),
+            lexical=lexical.name,
             collection=FIRST_COLLECTION,
             state=GenerationState.ACTIVE,
             activated_at=datetime.now(UTC),
@@ -102,8 +120,9 @@ def chunking(model: ModelSpec) -> dict[str, Any]:
     return {"max_tokens": model.max_tokens, "tokenizer": model.hub_id}
 
 
-def begin(session: Session, model: ModelSpec, build: str = "") -> Generation:
-    """A new generation to build from `model`; CONFLICT while another is being built."""
+def begin(session: Session, model: ModelSpec, lexical: LexicalSpec, build: str = "") -> Generation:
+    """A new generation to build from `model` and `lexical`; CONFLICT while another is
+    being built."""
     number = session.execute(
         text("SELECT nextval(pg_get_serial_sequence('generations', 'id'))")
     ).scalar_one()
@@ -115,6 +134,7 @@ def begin(session: Session, model: ModelSpec, build: str = "") -> Generation:
             dim=model.dim,
             build=build,
             chunking=chunking(model),
+            lexical=lexical.name,
             collection=f"chunks_g{number}",
             state=GenerationState.BUILDING,
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session
 from pipeline.chunking import Piece, Source, header
 from pipeline.db.models import Chunk, Item
 from pipeline.embedding import Embedder
+from pipeline.generations import Generation
 from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
+from pipeline.vectors.terms import TermEncoder
 
 EMBED_SLICE = 256
 """Texts embedded between two calls of `embed`'s `between` (about a second of work)."""
@@ -90,20 +92,22 @@ def embed(
     between: Between | None = None,
     slice_size: int = EMBED_SLICE,
     streams: int = 1,
+    pool: Executor | None = None,
 ) -> list[list[float]]:
     """Vectors for `pieces` (step 1). `between(done, total)` is called before each slice
-    of texts: a job checks its time limit there. With `streams` > 1 (background work
-    holding that many slots, and no `between`), the texts are dealt round-robin to that
-    many model streams at once, each share still shortest first."""
+    of texts: a job checks its time limit there. Background work (holding `streams`
+    slots, no `between`) embeds on `pool`, the runtime's lowest-priority threads: the
+    texts are dealt round-robin to `streams` model streams at once, each share still
+    shortest first."""
     unique = sorted({p.embed_text: p.token_count for p in pieces}.items(), key=lambda kv: kv[1])
     texts = [t for t, _ in unique]
     by_text: dict[str, list[float]] = {}
-    if streams > 1 and len(texts) > 1:
+    assert streams == 1 or pool is not None, "more streams than one run on a pool"
+    if pool is not None:
         assert between is None, "a deadline is checked on one stream only"
         shares = [texts[k::streams] for k in range(min(streams, len(texts)))]
-        with ThreadPoolExecutor(len(shares)) as pool:
-            for share, vectors in zip(shares, pool.map(embedder.embed, shares), strict=True):
-                by_text.update(zip(share, vectors, strict=True))
+        for share, vectors in zip(shares, pool.map(embedder.embed, shares), strict=True):
+            by_text.update(zip(share, vectors, strict=True))
         return [by_text[p.embed_text] for p in pieces]
     for start in range(0, len(texts), slice_size):
         if between is not None:
@@ -119,10 +123,11 @@ def embed_items(
     chunked: dict[int, list[Piece]],
     between: Between | None = None,
     streams: int = 1,
+    pool: Executor | None = None,
 ) -> dict[int, list[list[float]]]:
     """`embed` for the pieces of `items`, handed back per item."""
     pieces = [p for i in items for p in chunked[i.id]]
-    flat = embed(embedder, pieces, between, streams=streams)
+    flat = embed(embedder, pieces, between, streams=streams, pool=pool)
     vectors: dict[int, list[list[float]]] = {}
     cursor = 0
     for item in items:
@@ -152,11 +157,27 @@ def payload(owner: Owner, item: ItemText, piece: Piece) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where items are placed: a generation, its collection, and the encoder of its
+    points' terms when they hold their words (`models.LexicalSpec.in_index`)."""
+
+    generation: Generation
+    index: VectorIndex
+    terms: TermEncoder | None
+
+    def point(self, owner: Owner, item: ItemText, piece: Piece, vector: list[float]) -> Point:
+        """A chunk as its point: the id, the vector, the payload, and the terms of the
+        text the model embedded."""
+        terms = self.terms.document(piece.embed_text) if self.terms else None
+        return Point(
+            owner.point_id(item, piece.ordinal), vector, payload(owner, item, piece), terms
+        )
+
+
 def place(
     session: Session,
-    index: VectorIndex,
-    generation_id: int,
-    model: str,
+    target: Target,
     owner: Owner,
     items: list[ItemText],
     chunked: dict[int, list[Piece]],
@@ -166,11 +187,13 @@ def place(
     holds the user's write lock and has checked that `items` are still current."""
     if not items:
         return 0
+    generation_id, index = target.generation.id, target.index
     placed = [
-        (item, piece, vector, owner.point_id(item, piece.ordinal))
+        target.point(owner, item, piece, vector)
         for item in items
         for piece, vector in zip(chunked[item.id], vectors[item.id], strict=True)
     ]
+    pieces = [(item, piece) for item in items for piece in chunked[item.id]]
     new_counts = {i.id: len(chunked[i.id]) for i in items}
     by_id = {i.id: i for i in items}
     stale = [
@@ -182,7 +205,7 @@ def place(
         )
         if r.ordinal >= new_counts[r.item_id]
     ]
-    index.upsert([Point(pid, vector, payload(owner, i, p)) for i, p, vector, pid in placed])
+    index.upsert(placed)
     if stale:
         index.delete(stale)
     index.flush()  # durable before the rows say the items are indexed
@@ -201,10 +224,10 @@ def place(
                 "text": p.text,
                 "context": header(i.source),
                 "token_count": p.token_count,
-                "model": model,
-                "point_id": uuid.UUID(pid),
+                "model": target.generation.model.hub_id,
+                "point_id": uuid.UUID(point.id),
             }
-            for i, p, _, pid in placed
+            for (i, p), point in zip(pieces, placed, strict=True)
         ]
         session.execute(insert(Chunk), rows)  # executemany: batched by the driver
     return len(placed)

@@ -33,9 +33,11 @@ from pipeline.config import Settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.embedding import Embedder
 from pipeline.generations import Generation
-from pipeline.models import ModelSpec
-from pipeline.slots import Slots
+from pipeline.models import LexicalSpec, ModelSpec
+from pipeline.placing import Target
+from pipeline.slots import Slots, lowest_priority
 from pipeline.vectors import VectorIndex, open_index
+from pipeline.vectors.terms import TermEncoder
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Runtime:
     _embedders: dict[tuple[str, bool], Embedder] = field(default_factory=dict)
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     _chunkers: dict[str, Chunker] = field(default_factory=dict)
+    _terms: dict[str, TermEncoder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         reindex = self.settings.reindex
@@ -99,9 +102,9 @@ class Runtime:
 
     def active(self, session: Session) -> Generation:
         """The active generation; a new install's first, from the default model."""
-        return generations.ensure_active(
-            session, self.default_model, self.build_of(self.default_model)
-        )
+        model = self.default_model
+        lexical = models.lexical(self.settings.embedding.lexical)
+        return generations.ensure_active(session, model, self.build_of(model), lexical)
 
     def index(self, generation: Generation) -> VectorIndex:
         """The vector collection of `generation`, opened on first use and kept."""
@@ -116,9 +119,26 @@ class Runtime:
                         self.settings.data_dir / "qdrant",
                         dim=generation.model.dim,
                         collection=generation.collection,
+                        lexical=generation.lexical.in_index,
                         api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
                     )
                     self._indexes[generation.collection] = found
+        return found
+
+    def target(self, generation: Generation) -> Target:
+        """Where items are placed in `generation`: its collection, and its term encoder
+        when its points hold their words."""
+        return Target(generation, self.index(generation), self.terms(generation.lexical))
+
+    def terms(self, spec: LexicalSpec) -> TermEncoder | None:
+        """The encoder of `spec`'s terms (None for words matched outside the index),
+        built once per process."""
+        if not spec.in_index:
+            return None
+        found = self._terms.get(spec.name)
+        if found is None:
+            with self._init_lock:
+                found = self._terms.setdefault(spec.name, TermEncoder(spec))
         return found
 
     def drop_index(self, generation: Generation) -> None:
@@ -126,6 +146,19 @@ class Runtime:
         with self._init_lock:
             self.index(generation).drop()
             self._indexes.pop(generation.collection, None)
+
+    @cached_property
+    def background(self) -> ThreadPoolExecutor:
+        """Threads for background embedding, one per slot, at the lowest CPU priority.
+
+        A reindex on every slot of an idle worker keeps every core busy; when a read or
+        a live job comes, the kernel's scheduler gives it the core first (nice 19 weighs
+        about 1/70 of nice 0), instead of sharing it equally with the page in hand."""
+        return ThreadPoolExecutor(
+            max_workers=self.settings.embedding.parallel,
+            thread_name_prefix="persona-background",
+            initializer=lowest_priority,
+        )
 
     @cached_property
     def readers(self) -> ThreadPoolExecutor:
@@ -177,6 +210,8 @@ class Runtime:
             self.http.close()
         if "readers" in self.__dict__:
             self.readers.shutdown(wait=True)
+        if "background" in self.__dict__:
+            self.background.shutdown(wait=True)
         for index in self._indexes.values():
             index.close()
         self._indexes.clear()

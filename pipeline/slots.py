@@ -7,22 +7,42 @@ slower. Live ingestion is the foreground: a job takes any free slot. Reprocessin
 job holds or waits for one, at most `background_max` at a time (by default every
 slot: a worker with no live work for `quiet_s` reindexes at full speed; one with live
 work lately, on one slot), and for one page of work per slot, so a live job arriving
-waits for at most the end of that page. (Every slot to the background under live
-traffic, or after 5 s without a live job, kept live ingestion at 0.76-0.84 of its idle
-rate but put /chunks p99 at 6-11x idle: live jobs waiting for a slot hold the threads
-reads need. After 30 s, `make bench-reindex ITEMS=8000` measured 0.94 and 1.08x.)
-So that a reindex still ends under a steady live load, background work that has
-waited `starve_s` takes a free slot anyway, for one page: a small, bounded share.
-On a machine this size, that is what keeps live ingestion near its idle rate and
-queries near their idle latency while a reindex runs (`make bench-reindex`).
+waits for at most the end of that page. So that a reindex still ends under a steady
+live load, background work that has waited `starve_s` takes a free slot anyway, for
+one page: a small, bounded share.
+
+Slots share out the model's streams, not the cores: a background page embeds on the
+runtime's background threads at the lowest CPU priority (`lowest_priority`), so a read
+or a live job that needs a core while every slot is busy with a page gets it first.
+Measured with `make bench-reindex` (20,000 items, 2 cores): every slot to the
+background after 5-30 s without a live job, at normal priority, kept live ingestion at
+0.76-0.84 of its idle rate but put /chunks p99 at 2.5-11x idle; at the lowest priority,
+0.94 and 0.70x.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_NICE = 19
+"""The CPU priority of background embedding threads: the lowest."""
+
+
+def lowest_priority() -> None:
+    """Lower the calling thread's CPU priority to `BACKGROUND_NICE` (a thread pool's
+    initializer). On Linux a thread is a task of its own, with its own nice value; where
+    that cannot be set, background work runs at normal priority and says so once."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError) as exc:
+        log.warning("background threads keep normal CPU priority: %s", exc)
 
 
 class Slots:

@@ -43,7 +43,9 @@ def reindex(
     """Without `org_id` and `user_id`: a new generation of the whole index (optionally
     with another `model`), built in the background while reads use the active one, then
     switched in at once. With them: those users re-embedded in the active generation."""
-    requested = request.reindex(session, caller, body.model, body.org_id, body.user_id)
+    requested = request.reindex(
+        session, caller, body.model, body.lexical, body.org_id, body.user_id
+    )
     return _accepted(session, dispatcher, Task.REINDEX, requested)
 
 

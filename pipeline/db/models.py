@@ -236,6 +236,7 @@ class Generation(Base):
     dim: Mapped[int] = mapped_column(Integer, nullable=False)
     build: Mapped[str] = mapped_column(String(64), nullable=False)
     chunking: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    lexical: Mapped[str] = mapped_column(String(32), nullable=False)
     collection: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)
     created_at: Mapped[datetime] = _created()

@@ -133,14 +133,7 @@ def write(
     items = _still_current(session, work)
     generation = work.generation
     written = placing.place(
-        session,
-        runtime.index(generation),
-        generation.id,
-        generation.model.hub_id,
-        work.owner,
-        items,
-        chunked,
-        vectors,
+        session, runtime.target(generation), work.owner, items, chunked, vectors
     )
     if items:
         session.execute(

@@ -287,6 +287,10 @@ def reindex(
     model: Annotated[
         str | None, typer.Option(help="Switch the whole index to this model (minilm, mpnet).")
     ] = None,
+    lexical: Annotated[
+        str | None,
+        typer.Option(help="Match words this way in the new index (bm25: in it; postgres)."),
+    ] = None,
     user: UserOption = None,
     org: OrgOption = None,
     verify: Annotated[
@@ -301,7 +305,7 @@ def reindex(
     if verify:
         where, answer = _ask(url, api_key, "/v1/reindex/verify", {"org_id": org, "user_id": user})
     else:
-        body = {"model": model, "org_id": org, "user_id": user}
+        body = {"model": model, "lexical": lexical, "org_id": org, "user_id": user}
         where, answer = _ask(url, api_key, "/v1/reindex", body)
     if answer.get("generation") is not None:
         typer.echo(f"job {answer['job_id']} on generation {answer['generation']}")

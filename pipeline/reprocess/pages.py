@@ -69,14 +69,18 @@ def slots(runtime: Runtime, deadline: float) -> Iterator[int]:
         yield held
 
 
-def embed(runtime: Runtime, target: Generation, rows: list[Row], streams: int = 1) -> Embedded:
-    """The page chunked and embedded with `target`'s model on `streams` model streams
-    (the caller holds that many slots, or the switch lock, which must not wait)."""
+def embed(runtime: Runtime, target: Generation, rows: list[Row], streams: int = 0) -> Embedded:
+    """The page chunked and embedded with `target`'s model: on `streams` model streams
+    of the runtime's background threads (the caller holds that many slots), or with 0,
+    in this thread at its own priority (the caller holds the switch lock, which live
+    writes wait for)."""
     chunks = runtime.chunker(target.model).split_many([r.item.source for r in rows])
     chunked = {r.item.id: c for r, c in zip(rows, chunks, strict=True)}
     embedder = runtime.embedder(target.model)
     items = [r.item for r in rows]
-    return Embedded(rows, chunked, placing.embed_items(embedder, items, chunked, streams=streams))
+    pool = runtime.background if streams else None
+    vectors = placing.embed_items(embedder, items, chunked, streams=max(1, streams), pool=pool)
+    return Embedded(rows, chunked, vectors)
 
 
 def write(session: Session, runtime: Runtime, target: Generation, page: Embedded) -> int:
@@ -85,7 +89,7 @@ def write(session: Session, runtime: Runtime, target: Generation, page: Embedded
     by_user: dict[Owner, list[ItemText]] = defaultdict(list)
     for row in page.rows:
         by_user[row.owner].append(row.item)
-    index = runtime.index(target)
+    place_in = runtime.target(target)
     written = 0
     for owner in sorted(by_user, key=lambda o: o.user_pk):
         if not users.hold(session, owner.user_pk):
@@ -100,14 +104,5 @@ def write(session: Session, runtime: Runtime, target: Generation, page: Embedded
             ).tuples()
         }
         current = [i for i in items if stored.get(i.id) == i.content_hash]
-        written += placing.place(
-            session,
-            index,
-            target.id,
-            target.model.hub_id,
-            owner,
-            current,
-            page.chunked,
-            page.vectors,
-        )
+        written += placing.place(session, place_in, owner, current, page.chunked, page.vectors)
     return written

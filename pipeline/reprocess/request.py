@@ -4,8 +4,8 @@ side: database only).
 A scope is one user, one organization, or everything. An admin key acts on its own
 organization; everything, another organization, and a new generation (which every
 organization reads) need the `operator` scope, which the bootstrap key has. A model
-applies to the whole index: a reindex with a model is a new generation, never a
-user's.
+or a lexical matcher applies to the whole index: a reindex with one is a new
+generation, never a user's.
 """
 
 from __future__ import annotations
@@ -84,17 +84,23 @@ def reindex(
     session: Session,
     caller: keys.Principal,
     model: str | None,
+    lexical: str | None,
     org: int | str | None,
     user_id: str | None,
 ) -> Requested:
-    """A reindex job: a new generation (everything, optionally with another model, checked
-    by `schemas.ReindexRequest`) or the scope re-embedded in place. CONFLICT while another
-    generation is being built."""
+    """A reindex job: a new generation (everything, optionally with another model or
+    lexical matcher, checked by `schemas.ReindexRequest`) or the scope re-embedded in
+    place. CONFLICT while another generation is being built."""
     where = scope(session, caller, org, user_id)
     active = generations.active(session)
     if where.everything:
         spec = models.spec(model) if model else (active.model if active else models.MINILM)
-        generation = generations.begin(session, spec)
+        words = (
+            models.lexical(lexical)
+            if lexical
+            else (active.lexical if active else models.lexical(models.DEFAULT_LEXICAL))
+        )
+        generation = generations.begin(session, spec, words)
         progress = Progress("queued", model=spec.name, generation=generation.id)
         return Requested(_job(session, JobKind.REINDEX, caller, where, progress), generation.id)
     if active is None:

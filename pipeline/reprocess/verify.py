@@ -37,7 +37,7 @@ from pipeline.reprocess import pages, steps
 from pipeline.reprocess.progress import Progress, save
 from pipeline.runtime import Runtime
 from pipeline.status import UserStatus
-from pipeline.vectors import Point, tenant_key
+from pipeline.vectors import tenant_key
 
 log = logging.getLogger("persona.verify")
 
@@ -81,7 +81,8 @@ def repair_user(
 ) -> dict[str, int] | None:
     """Make the user's points in `generation` match its chunk rows; the counts of what
     was missing and orphaned, or None when no background slot freed before `deadline`."""
-    index = runtime.index(generation)
+    target = runtime.target(generation)
+    index = target.index
     tenant = tenant_key(owner.org_id, owner.user_pk)
     rows = _rows(runtime, generation, owner.user_pk)
     points = index.ids(tenant)
@@ -96,7 +97,7 @@ def repair_user(
             with pages.slots(runtime, deadline) as held:
                 if not held:
                     return None
-                found = placing.embed(embedder, pieces, streams=held)
+                found = placing.embed(embedder, pieces, streams=held, pool=runtime.background)
         vectors = {row.point_id: v for row, v in zip(missing, found, strict=True)}
     with session_scope(runtime.engine) as session:
         if not users.hold(session, owner.user_pk):
@@ -118,12 +119,7 @@ def repair_user(
         orphans = sorted(held_ids - now_rows.keys())
         if restore:
             index.upsert(
-                Point(
-                    row.point_id,
-                    vectors[row.point_id],
-                    placing.payload(owner, row.item, row.piece),
-                )
-                for row in restore
+                target.point(owner, row.item, row.piece, vectors[row.point_id]) for row in restore
             )
         if orphans:
             index.delete(orphans)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from pipeline.vectors.base import (
     DENSE_VECTOR,
+    LEXICAL_VECTOR,
     PAYLOAD_INDEXES,
     Hit,
     IndexLocked,
     Point,
     SearchFilter,
+    Terms,
     VectorIndex,
     chunk_point_id,
     point_id,
@@ -24,11 +26,13 @@ from pipeline.vectors.base import (
 
 __all__ = [
     "DENSE_VECTOR",
+    "LEXICAL_VECTOR",
     "PAYLOAD_INDEXES",
     "Hit",
     "IndexLocked",
     "Point",
     "SearchFilter",
+    "Terms",
     "VectorIndex",
     "chunk_point_id",
     "open_index",
@@ -43,20 +47,22 @@ def open_index(
     dim: int,
     collection: str = "chunks",
     *,
+    lexical: bool = False,
     api_key: str | None = None,
 ) -> VectorIndex:
     """The server index when `url` is set, else the embedded one under `path`.
 
     The embedded shard lives in ``path / collection``, so a second collection
     (say, for re-embedding with another model) sits beside the first exactly
-    as it would on a server. The embedded index raises `IndexLocked` when
-    another process already owns that folder.
+    as it would on a server. With `lexical`, its points hold their terms too.
+    The embedded index raises `IndexLocked` when another process already owns
+    that folder.
     """
     # Imported here so a process that uses one back end never loads the other.
     if url:
         from pipeline.vectors.server import ServerIndex
 
-        return ServerIndex(url, dim, collection, api_key=api_key)
+        return ServerIndex(url, dim, collection, lexical=lexical, api_key=api_key)
     from pipeline.vectors.edge import EdgeIndex
 
-    return EdgeIndex(Path(path) / collection, dim)
+    return EdgeIndex(Path(path) / collection, dim, lexical=lexical)

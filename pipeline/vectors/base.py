@@ -33,9 +33,9 @@ The last three make a search answer from the index alone; points written before
 they were added are answered from their rows in PostgreSQL.
 
 Vectors live under the name ``"dense"`` (cosine, the embedding model's
-dimension) rather than as the unnamed default vector, so that a named sparse
-vector for lexical search can be added to the same points later without
-changing a caller or rebuilding a collection.
+dimension). A collection made with `lexical` also holds, in each point, the sparse
+vector ``"lexical"``: the chunk's terms with their BM25 weights (`terms`), under
+Qdrant's IDF modifier; `hybrid` searches both in one call.
 
 Point ids are UUID strings (uuid5 of org, user, item and chunk ordinal), which
 is what makes every write an idempotent upsert.
@@ -57,7 +57,9 @@ import numpy.typing as npt
 from pipeline.errors import PersonaError
 
 DENSE_VECTOR = "dense"
-"""Name of the dense vector on every point; a sparse one can join it later."""
+"""Name of the dense vector on every point."""
+LEXICAL_VECTOR = "lexical"
+"""Name of the sparse vector of a point's terms, in a collection made with `lexical`."""
 
 IndexKind = Literal["tenant", "keyword", "integer"]
 
@@ -77,21 +79,33 @@ Vector = npt.NDArray[np.floating[Any]] | Sequence[float]
 
 
 @dataclass(frozen=True, slots=True)
+class Terms:
+    """A sparse vector: term ids and their weights (a chunk's, or a query's)."""
+
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
 class Point:
-    """One chunk as stored: its id, its dense vector and its payload."""
+    """One chunk as stored: its id, its dense vector, its payload, and its terms where
+    the collection matches words."""
 
     id: str
     vector: Vector
     payload: dict[str, Any] = field(default_factory=dict)
+    terms: Terms | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One search result; `score` is the cosine similarity, higher is closer."""
+    """One search result; `score` is the cosine similarity (BM25 for the lexical half of
+    `hybrid`), higher is closer. A lexical hit carries its cosine to the query too."""
 
     id: str
     score: float
     payload: dict[str, Any]
+    cosine: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +229,8 @@ class VectorIndex(ABC):
     """
 
     dim: int
+    lexical: bool
+    """Whether its points hold their terms (`Point.terms`), for `hybrid`."""
 
     # --- writes -------------------------------------------------------------
 
@@ -282,6 +298,42 @@ class VectorIndex(ABC):
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
         """The engine's own top-`limit` search; `search` adds validation and tie order."""
 
+    def hybrid(
+        self, vector: Vector, terms: Terms, flt: SearchFilter, limit: int
+    ) -> tuple[list[Hit], list[Hit]]:
+        """The `limit` best points of one tenant by cosine, and by words: one call to the
+        engine for both (a collection made with `lexical`).
+
+        The lexical score is BM25: the points' term weights times the query terms' IDF
+        over the points `flt` keeps (the user's own chunks under the request's filters,
+        so the statistics are the user's); each lexical hit also carries its cosine to
+        `vector`, so a fusion knows both scores of every candidate. Both lists are in
+        `search`'s order, ties by id, each read past `limit` while its boundary is tied.
+        """
+        if not self.lexical:
+            raise ValueError(f"{type(self).__name__} was opened without lexical terms")
+        if limit <= 0:
+            return [], []
+        query = as_vector(vector, self.dim)
+        fetch = limit + 1
+        while True:
+            dense, found = self._both(query, terms, flt, fetch)
+            dense, lexical = sorted(dense, key=_rank), sorted(found, key=_rank)
+            tied = any(
+                len(hits) == fetch and hits[-1].score == hits[limit - 1].score
+                for hits in (dense, lexical)
+            )
+            if not tied or fetch >= limit + MAX_TIE_FETCH:
+                return dense[:limit], lexical[:limit]
+            fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
+
+    @abstractmethod
+    def _both(
+        self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
+    ) -> tuple[list[Hit], list[Hit]]:
+        """The engine's own dense and lexical top-`limit`, in one request (the lexical
+        hits with their cosine: `lexical_hits`)."""
+
     # --- lifetime -----------------------------------------------------------
 
     @abstractmethod
@@ -302,6 +354,20 @@ class VectorIndex(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
+    """Scored points of the lexical half, read with their dense vectors, as hits that know
+    their cosine to the (unit) `query` too: stored vectors are unit length."""
+    found = list(points)
+    if not found:
+        return []
+    vectors = np.asarray([_dense(p.vector) for p in found], dtype=np.float32)
+    cosines = vectors @ np.asarray(query, dtype=np.float32)
+    return [
+        Hit(str(p.id), float(p.score), dict(p.payload or {}), float(c))
+        for p, c in zip(found, cosines, strict=True)
+    ]
 
 
 def _rank(hit: Hit) -> tuple[float, str]:

@@ -46,15 +46,18 @@ import qdrant_edge as qe
 
 from pipeline.vectors.base import (
     DENSE_VECTOR,
+    LEXICAL_VECTOR,
     PAYLOAD_INDEXES,
     Hit,
     IndexKind,
     IndexLocked,
     Point,
     SearchFilter,
+    Terms,
     VectorIndex,
     as_vectors,
     batched,
+    lexical_hits,
     point_id,
     points_in_order,
 )
@@ -70,15 +73,18 @@ NEVER = 2**31 - 1  # KB: an indexing threshold no segment reaches
 class EdgeIndex(VectorIndex):
     """A Qdrant Edge shard in `path`, created on first open and reopened after."""
 
-    def __init__(self, path: Path, dim: int, *, batch_size: int = UPSERT_BATCH) -> None:
+    def __init__(
+        self, path: Path, dim: int, *, lexical: bool = False, batch_size: int = UPSERT_BATCH
+    ) -> None:
         self.path = Path(path)
         self.dim = dim
+        self.lexical = lexical
         self._batch_size = batch_size
         self._state = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock_file: IO[str] | None = _take_folder_lock(self.path)
         try:
-            self._shard: qe.EdgeShard | None = _open_shard(self.path, dim)
+            self._shard: qe.EdgeShard | None = _open_shard(self.path, dim, lexical)
             _ensure_payload_indexes(self._shard)
         except BaseException:
             _release_folder_lock(self._lock_file)
@@ -94,10 +100,17 @@ class EdgeIndex(VectorIndex):
         for batch in batched(items, self._batch_size):
             vectors = as_vectors([p.vector for p in batch], self.dim)
             edge_points = [
-                qe.Point(point_id(p.id), {DENSE_VECTOR: v}, dict(p.payload))
+                qe.Point(point_id(p.id), self._vectors(v, p.terms), dict(p.payload))
                 for p, v in zip(batch, vectors, strict=True)
             ]
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def _vectors(self, dense: list[float], terms: Terms | None) -> dict[str, Any]:
+        if not self.lexical:
+            return {DENSE_VECTOR: dense}
+        if terms is None:
+            raise ValueError("this collection matches words: every point needs its terms")
+        return {DENSE_VECTOR: dense, LEXICAL_VECTOR: qe.SparseVector(terms.indices, terms.values)}
 
     def delete(self, ids: Iterable[str]) -> None:
         wanted: list[qe.PointId] = [point_id(i) for i in ids]
@@ -165,6 +178,31 @@ class EdgeIndex(VectorIndex):
             for p in self._live().search(request)
         ]
 
+    def _both(
+        self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
+    ) -> tuple[list[Hit], list[Hit]]:
+        where = _filter(flt)
+        dense = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
+            filter=where,
+            with_payload=True,
+        )
+        if not terms.indices:  # a query of stopwords alone matches no words
+            return _hits(self._live().query(dense)), []
+        lexical = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(
+                qe.SparseVector(terms.indices, terms.values), using=LEXICAL_VECTOR
+            ),
+            filter=where,
+            params=qe.SearchParams(idf=qe.IdfParams(corpus=where)),
+            with_payload=True,
+            with_vector=[DENSE_VECTOR],
+        )
+        by_meaning, by_words = self._live().query_batch(qe.QueryBatchRequest([dense, lexical]))
+        return _hits(by_meaning), lexical_hits(vector, by_words)
+
     # --- lifetime -----------------------------------------------------------
 
     def drop(self) -> None:
@@ -196,12 +234,21 @@ class EdgeIndex(VectorIndex):
         return shard
 
 
-def _edge_config(dim: int, *, new: bool) -> qe.EdgeConfig:
+def _hits(points: Iterable[qe.ScoredPoint]) -> list[Hit]:
+    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+
+
+def _edge_config(dim: int, lexical: bool, *, new: bool) -> qe.EdgeConfig:
     # Per-tenant graphs only (m=0, payload_m=16): every search is scoped to one
     # user, so a global graph would cost build time and never be used. This is
     # Qdrant's recommended multitenancy layout, the same as the server's.
     return qe.EdgeConfig(
         vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+        sparse_vectors=(
+            {LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+            if lexical
+            else None
+        ),
         hnsw_config=qe.HnswIndexConfig(
             m=0, ef_construct=100, full_scan_threshold=10_000, payload_m=16
         ),
@@ -213,10 +260,10 @@ def _edge_config(dim: int, *, new: bool) -> qe.EdgeConfig:
     )
 
 
-def _open_shard(path: Path, dim: int) -> qe.EdgeShard:
+def _open_shard(path: Path, dim: int, lexical: bool) -> qe.EdgeShard:
     if not (path / CONFIG_FILE).exists():
-        return qe.EdgeShard.create(str(path), _edge_config(dim, new=True))
-    config = _edge_config(dim, new=False)
+        return qe.EdgeShard.create(str(path), _edge_config(dim, lexical, new=True))
+    config = _edge_config(dim, lexical, new=False)
     try:
         # Passing the config makes Edge check it against the stored segments.
         return qe.EdgeShard.load(str(path), config)

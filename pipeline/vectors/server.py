@@ -28,14 +28,17 @@ from qdrant_client.local.qdrant_local import QdrantLocal
 from pipeline.errors import Retryable
 from pipeline.vectors.base import (
     DENSE_VECTOR,
+    LEXICAL_VECTOR,
     PAYLOAD_INDEXES,
     Hit,
     IndexKind,
     Point,
     SearchFilter,
+    Terms,
     VectorIndex,
     as_vectors,
     batched,
+    lexical_hits,
     point_id,
     points_in_order,
 )
@@ -57,6 +60,7 @@ class ServerIndex(VectorIndex):
         dim: int,
         collection: str = "chunks",
         *,
+        lexical: bool = False,
         api_key: str | None = None,
         batch_size: int = UPSERT_BATCH,
     ) -> None:
@@ -65,6 +69,7 @@ class ServerIndex(VectorIndex):
             QdrantClient(location=client, api_key=api_key) if isinstance(client, str) else client
         )
         self.dim = dim
+        self.lexical = lexical
         self.collection = collection
         self._batch_size = batch_size
         self._local = isinstance(getattr(self.client, "_client", None), QdrantLocal)
@@ -83,12 +88,20 @@ class ServerIndex(VectorIndex):
             vectors = as_vectors([p.vector for p in batch], self.dim)
             structs = [
                 models.PointStruct(
-                    id=point_id(p.id), vector={DENSE_VECTOR: v}, payload=dict(p.payload)
+                    id=point_id(p.id), vector=self._vectors(v, p.terms), payload=dict(p.payload)
                 )
                 for p, v in zip(batch, vectors, strict=True)
             ]
             with self._call():
                 self.client.upsert(self.collection, points=structs, wait=True)
+
+    def _vectors(self, dense: list[float], terms: Terms | None) -> dict[str, Any]:
+        if not self.lexical:
+            return {DENSE_VECTOR: dense}
+        if terms is None:
+            raise ValueError("this collection matches words: every point needs its terms")
+        sparse = models.SparseVector(indices=terms.indices, values=terms.values)
+        return {DENSE_VECTOR: dense, LEXICAL_VECTOR: sparse}
 
     def delete(self, ids: Iterable[str]) -> None:
         wanted: list[models.ExtendedPointId] = [point_id(i) for i in ids]
@@ -150,7 +163,33 @@ class ServerIndex(VectorIndex):
                 limit=limit,
                 with_payload=True,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return _hits(response.points)
+
+    def _both(
+        self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
+    ) -> tuple[list[Hit], list[Hit]]:
+        where = _filter(flt)
+        dense = models.QueryRequest(
+            query=vector, using=DENSE_VECTOR, filter=where, limit=limit, with_payload=True
+        )
+        requests = [dense]
+        if terms.indices:  # a query of stopwords alone matches no words
+            sparse = models.SparseVector(indices=terms.indices, values=terms.values)
+            requests.append(
+                models.QueryRequest(
+                    query=sparse,
+                    using=LEXICAL_VECTOR,
+                    filter=where,
+                    params=models.SearchParams(idf=models.IdfCorpusParams(corpus=where)),
+                    limit=limit,
+                    with_payload=True,
+                    with_vector=[DENSE_VECTOR],
+                )
+            )
+        with self._call():
+            responses = self.client.query_batch_points(self.collection, requests=requests)
+        words = lexical_hits(vector, responses[1].points) if len(responses) > 1 else []
+        return _hits(responses[0].points), words
 
     # --- lifetime -----------------------------------------------------------
 
@@ -204,6 +243,11 @@ class ServerIndex(VectorIndex):
                             size=self.dim, distance=models.Distance.COSINE
                         )
                     },
+                    sparse_vectors_config=(
+                        {LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+                        if self.lexical
+                        else None
+                    ),
                     # Per-tenant graphs only: every search is scoped to one user
                     # (Qdrant's multitenancy recommendation).
                     hnsw_config=models.HnswConfigDiff(m=0, payload_m=16),
@@ -213,6 +257,12 @@ class ServerIndex(VectorIndex):
                     raise
         info = self.client.get_collection(self.collection)
         self._check_vectors(info.config.params.vectors)
+        sparse = info.config.params.sparse_vectors or {}
+        if self.lexical and LEXICAL_VECTOR not in sparse:
+            raise ValueError(
+                f"Qdrant collection {self.collection!r} holds no '{LEXICAL_VECTOR}' terms; "
+                "a reindex builds a collection that does"
+            )
         if self._local:
             # Local mode ignores payload indexes and warns on each one.
             return
@@ -230,6 +280,10 @@ class ServerIndex(VectorIndex):
                 f"'{DENSE_VECTOR}' vectors (found {vectors!r}); use another collection name "
                 "for another embedding model"
             )
+
+
+def _hits(points: Iterable[models.ScoredPoint]) -> list[Hit]:
+    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
 
 def _index_schema(kind: IndexKind) -> models.PayloadSchemaParams:

@@ -9,6 +9,7 @@ built once for the module, into a temporary folder, exactly as production builds
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pipeline import placing
 from pipeline.chunking import Piece
 from pipeline.embedding import Embedder
 from pipeline.local.model_build import MARKER, MODEL_FILES, build_model
+from pipeline.slots import lowest_priority
 
 REFERENCE = Path(__file__).parents[1] / "data" / "minilm_reference.json"
 MIN_COSINE = 0.999
@@ -109,7 +111,8 @@ def test_several_streams_give_each_piece_its_own_vector(
     texts = [item["text"] for item in reference["items"]]
     pieces = [Piece(n, t, t, len(t)) for n, t in enumerate(texts + texts[:3])]
     one = np.asarray(placing.embed(embedder, pieces))
-    three = np.asarray(placing.embed(embedder, pieces, streams=3))
+    with ThreadPoolExecutor(3, initializer=lowest_priority) as pool:
+        three = np.asarray(placing.embed(embedder, pieces, streams=3, pool=pool))
     assert one.shape == (len(pieces), 384)
     assert np.allclose(one, three, atol=1e-5)
     assert np.allclose(three[len(texts) :], three[:3])  # a repeated text, its vector again

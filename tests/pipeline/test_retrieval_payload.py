@@ -61,9 +61,15 @@ def test_points_without_words_in_their_payload_are_shown_from_their_rows(
                 .where(Item.org_id == org_id)
             )
         ]
-        index = runtime.index(runtime.active(session))
+        generation = runtime.active(session)
+    index, terms = runtime.index(generation), runtime.terms(generation.lexical)
     older = [
-        Point(p.id, p.vector, {k: v for k, v in p.payload.items() if k not in SHOWN_FROM_PAYLOAD})
+        Point(
+            p.id,
+            p.vector,
+            {k: v for k, v in p.payload.items() if k not in SHOWN_FROM_PAYLOAD},
+            terms.document(f"{p.payload['context']} {p.payload['text']}") if terms else None,
+        )
         for p in index.retrieve(point_ids)
     ]
     assert len(older) == len(events)

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.errors import Retryable
 from pipeline.generations import Generation
-from pipeline.models import MINILM
+from pipeline.models import BM25_LEXICAL, MINILM
 from pipeline.runtime import Runtime
 from pipeline.status import GenerationState
 
@@ -48,7 +48,7 @@ def test_the_qdrant_api_key_reaches_the_server(
 ) -> None:
     url, seen = qdrant_stand_in
     runtime = make_runtime(qdrant={"url": url, "api_key": "qdrant-secret-of-this-test"})
-    first = Generation(1, MINILM, "chunks", GenerationState.ACTIVE)
+    first = Generation(1, MINILM, "chunks", GenerationState.ACTIVE, BM25_LEXICAL)
     with pytest.raises(Retryable):  # a 503: the index is not there yet
         runtime.index(first)
     assert seen, "the runtime asked the configured server"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from pipeline.slots import Slots
+from pipeline.slots import BACKGROUND_NICE, Slots, lowest_priority
 from tests.helpers import wait_for
 
 
@@ -69,3 +71,13 @@ def test_a_live_job_gets_a_slot_as_soon_as_the_page_ends() -> None:
         assert not got.is_set()
     waiter.join(5)
     assert got.is_set()
+
+
+def test_background_threads_run_at_the_lowest_priority_and_only_they() -> None:
+    def nice_of_this_thread() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = nice_of_this_thread()
+    with ThreadPoolExecutor(1, initializer=lowest_priority) as pool:
+        assert pool.submit(nice_of_this_thread).result() == BACKGROUND_NICE
+    assert nice_of_this_thread() == before  # the process and its other threads keep theirs
