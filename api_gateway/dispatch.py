@@ -5,13 +5,20 @@ sends a job's message only once the request's transaction has committed (the
 outbox: a crash before the commit publishes nothing, one after it leaves the
 sweeper to re-send), and `call` runs a read on a worker and waits for its reply.
 Every task answers in one format (`pipeline.messages.ok_reply`/`error_reply`).
+
+A read of the retrieval queue goes straight to the worker that holds the index
+where `reads.url` names one (`workers.reads`: one HTTP request on a local socket,
+no broker and no result backend); while nothing answers there (a worker starting
+or restarting), it takes the queue, as every read did before.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
+import httpx
 from celery import Celery
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
@@ -21,6 +28,8 @@ from pipeline.config import Settings
 from pipeline.db.engine import after_commit
 from pipeline.errors import Unavailable
 from pipeline.messages import Message, Task, celery_config, unwrap_reply
+
+log = logging.getLogger("persona.gateway")
 
 
 def create_producer(settings: Settings) -> Celery:
@@ -54,11 +63,47 @@ def call(producer: Celery, task: Task, message: Message, timeout_s: float) -> An
     return unwrap_reply(reply)
 
 
+DIRECT: frozenset[Task] = frozenset({Task.SEARCH, Task.ANSWER, Task.SUMMARIZE})
+"""The reads a worker answers directly (`workers.reads.READS`)."""
+
+
+def reads_client(settings: Settings) -> httpx.Client | None:
+    """An HTTP client of the workers' direct reads, where `reads.url` names them."""
+    url, token = settings.reads.url, settings.reads.token
+    if not url:
+        return None
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+    if url.startswith("unix:"):
+        transport = httpx.HTTPTransport(uds=url.removeprefix("unix:"))
+        return httpx.Client(transport=transport, base_url="http://worker", headers=headers)
+    return httpx.Client(base_url=url, headers=headers)
+
+
+def ask(client: httpx.Client, task: Task, message: Message, timeout_s: float) -> Any:
+    """`task`'s reply from the worker's read server; ConnectError when none listens (the
+    caller then takes the queue); no reply in time is 503."""
+    try:
+        response = client.post(
+            f"/reads/{task}",
+            content=message.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+            timeout=timeout_s,
+        )
+    except httpx.TimeoutException as exc:
+        raise Unavailable(
+            f"No worker answered within {timeout_s:g}s; retry shortly", retry_after_s=1
+        ) from exc
+    response.raise_for_status()  # anything but a reply is a bug on one side: a 500
+    return unwrap_reply(response.json())
+
+
 class Dispatcher:
     """The gateway's way to the workers (see the module docstring)."""
 
-    def __init__(self, producer: Celery, timeout_s: float) -> None:
-        self._producer, self.timeout_s = producer, timeout_s
+    def __init__(
+        self, producer: Celery, timeout_s: float, reads: httpx.Client | None = None
+    ) -> None:
+        self._producer, self.timeout_s, self._reads = producer, timeout_s, reads
 
     def publish(self, session: Session, task: Task, message: Message) -> None:
         """Send `message` once `session` (the request's) commits; never if it rolls back."""
@@ -67,4 +112,14 @@ class Dispatcher:
     def call(self, task: Task, message: Message, extra_s: float = 0.0) -> Any:
         """The worker's reply to `message`, waited for `gateway.rpc_timeout_s` (plus
         `extra_s`, for a read that may wait on an LLM); 503 if none comes."""
-        return call(self._producer, task, message, self.timeout_s + extra_s)
+        timeout_s = self.timeout_s + extra_s
+        if self._reads is not None and task in DIRECT:
+            try:
+                return ask(self._reads, task, message, timeout_s)
+            except httpx.ConnectError:
+                log.debug("no direct reads at the moment: %s takes the queue", task)
+        return call(self._producer, task, message, timeout_s)
+
+    def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()

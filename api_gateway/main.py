@@ -14,7 +14,7 @@ from api_gateway import errors, openapi
 from api_gateway.backpressure import BacklogGauge
 from api_gateway.callers import Callers, Sources
 from api_gateway.deps import Gateway
-from api_gateway.dispatch import Dispatcher, create_producer
+from api_gateway.dispatch import Dispatcher, create_producer, reads_client
 from api_gateway.middleware import BodyLimit, RequestContext
 from api_gateway.routes import (
     deletion,
@@ -53,7 +53,7 @@ def build(settings: Settings) -> Gateway:
         engine=engine,
         redis=cache,
         producer=producer,
-        dispatcher=Dispatcher(producer, settings.gateway.rpc_timeout_s),
+        dispatcher=Dispatcher(producer, settings.gateway.rpc_timeout_s, reads_client(settings)),
         callers=Callers(engine, settings),
         sources=Sources(engine, settings),
         backlog=BacklogGauge(cache, settings.ingest.backlog_check_s),
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = gateway
         log.info("gateway ready on %s:%s", settings.host, settings.port)
         yield
+        gateway.dispatcher.close()
         gateway.producer.close()
         gateway.redis.close()
         gateway.engine.dispose()

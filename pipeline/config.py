@@ -165,6 +165,36 @@ class CelerySettings(BaseModel):
     )
 
 
+class ReadsSettings(BaseModel):
+    """The direct read path: the gateway asks a worker that holds the index over HTTP,
+    instead of through the task queue and its result backend."""
+
+    listen: str | None = Field(
+        default=None,
+        description="Where a worker serves reads: `unix:PATH` (a socket only its user may "
+        "open) or `HOST:PORT` (needs PERSONA_READS_TOKEN). Unset: the retrieval queue only. "
+        "`persona run` sets a socket in DATA_DIR.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Where the gateway sends reads: `unix:PATH` or `http://HOST:PORT`; "
+        "unset, or while nothing answers there, the retrieval queue.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of reads over TCP, the same on gateway and workers.",
+    )
+
+    @model_validator(mode="after")
+    def _tcp_needs_a_token(self) -> Self:
+        if self.listen and not self.listen.startswith("unix:") and self.token is None:
+            raise ValueError(
+                "PERSONA_READS_LISTEN on a TCP port needs PERSONA_READS_TOKEN: anyone who "
+                "reaches the port could read every user's chunks"
+            )
+        return self
+
+
 class ReindexSettings(BaseModel):
     keep_old_s: float = Field(
         default=86400.0,
@@ -342,6 +372,7 @@ class Settings(BaseSettings):
     summaries: SummariesSettings = SummariesSettings()
     webhooks: WebhooksSettings = WebhooksSettings()
     reindex: ReindexSettings = ReindexSettings()
+    reads: ReadsSettings = ReadsSettings()
 
     @field_validator("bootstrap_key")
     @classmethod

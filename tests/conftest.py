@@ -30,7 +30,12 @@ from pipeline.db.migrate import upgrade
 from pipeline.local.embedded import EmbeddedPostgres, EmbeddedRedis
 from pipeline.local.embedded.process import free_port
 from pipeline.local.model_build import build_model
-from pipeline.local.supervisor import beat_command, gateway_command, worker_command
+from pipeline.local.supervisor import (
+    beat_command,
+    gateway_command,
+    reads_socket,
+    worker_command,
+)
 from pipeline.messages import Message, Task
 from pipeline.runtime import Runtime
 from tests.helpers import wait_for
@@ -200,11 +205,13 @@ class System:
     _logs: int = 0
 
     def env(self) -> dict[str, str]:
+        reads = reads_socket(self.data_dir)  # as `persona run` does
+        mine = {"PERSONA_READS_LISTEN": reads, "PERSONA_READS_URL": reads} | self.env_extra
         return self.services.env(
             self.redis_db,
             PERSONA_DATA_DIR=str(self.data_dir),
             PERSONA_REDIS_URL=self.redis_url,
-            **self.env_extra,
+            **mine,
         )
 
     @property
@@ -224,11 +231,13 @@ class System:
         gateway = self.gateway
         wait_ready(gateway, lambda: answers(self.url + "/readyz"))
 
-    def start_worker(self, concurrency: int = 3) -> ChildProcess:
-        """A real Celery worker process on every queue, as `persona run` starts it (more
-        threads than the default two embedding slots, as the settings require)."""
+    def start_worker(self, concurrency: int = 3, queues: list[str] | None = None) -> ChildProcess:
+        """A real Celery worker process on every queue (or `queues`), as `persona run`
+        starts it (more threads than the default two embedding slots, as the settings
+        require)."""
         settings = Settings(celery={"worker_concurrency": concurrency})
-        child = ChildProcess("worker", worker_command(settings), self.env(), self._log("worker"))
+        command = worker_command(settings, queues)
+        child = ChildProcess("worker", command, self.env(), self._log("worker"))
         wait_ready(child, lambda: "ready." in child.output())
         self.worker = child
         return child

@@ -36,6 +36,7 @@ TASK_MODULES = [
     "workers.tasks.summaries",
     "workers.tasks.webhooks",
     "workers.tasks.reprocess",
+    "workers.reads",  # no tasks: the direct read server, started with the worker
 ]
 
 

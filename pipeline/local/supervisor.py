@@ -81,6 +81,12 @@ def gateway_command(settings: Settings, fd: int | None = None) -> list[str]:
     ]
 
 
+def reads_socket(data_dir: Path) -> str:
+    """Where the one worker of `persona run` serves reads directly, and the gateway asks
+    (`workers.reads`): a socket in the data folder, which only its owner may open."""
+    return f"unix:{data_dir.resolve() / 'run' / 'reads.sock'}"
+
+
 def worker_command(settings: Settings, queues: list[str] | None = None) -> list[str]:
     """One worker process on every queue, its tasks on threads: the embedded vector
     index belongs to a single process, so concurrency comes from threads, not forks."""
@@ -230,6 +236,9 @@ class Supervisor:
             key, new = stored_key(self.data_dir)
             shown = key if new else f"$(cat {self.data_dir / KEY_FILE})"
         self.env["PERSONA_BOOTSTRAP_KEY"] = key
+        if self.settings.reads.listen is None and self.settings.reads.url is None:
+            where = reads_socket(self.data_dir)
+            self.env["PERSONA_READS_LISTEN"] = self.env["PERSONA_READS_URL"] = where
         fd = self.listen()
         self._manage(
             App("gateway", gateway_command(self.settings, fd), signal.SIGTERM, 15.0, (fd,))
