@@ -10,11 +10,11 @@ Qdrant Edge index), then, in this order, on that same store:
    with the time it spends embedding, in the index and in SQL (lexical
    statements apart) recorded as it runs (SQL runs on a reader thread beside
    the model, so these parts overlap);
-3. the system: `persona run` on that data folder (gateway → Celery RPC on the
-   retrieval queue → worker), POST /chunks through HTTP with 1 client and with
-   8 concurrent clients, after a warm-up; and beside it the bare RPC hop (a
-   ping task through the gateway's own `dispatch.call`) and the bare HTTP hop
-   (GET /healthz), so the difference can be placed.
+3. the system: `persona run` on that data folder (gateway → the worker's direct
+   read path, `workers.reads`), POST /chunks through HTTP with 1 client and with
+   8 concurrent clients, after a warm-up; and beside it the bare Celery RPC hop
+   (a ping task through the gateway's own `dispatch.call`, the path reads took
+   before) and the bare HTTP hop (GET /healthz), so the difference can be placed.
 
 Prints p50/p95/p99 and throughput per setting and where the time goes. Asserts
 nothing.
@@ -47,10 +47,13 @@ from sqlalchemy import Engine, event
 from api_gateway.dispatch import call, create_producer
 from bench import corpus, store, system
 from pipeline.config import Settings, get_settings
+from pipeline.db.engine import session_scope
 from pipeline.db.migrate import upgrade
 from pipeline.embedding import Embedder
+from pipeline.generations import Generation
 from pipeline.local.embedded import EmbeddedStack
 from pipeline.messages import Ping, Task
+from pipeline.models import ModelSpec
 from pipeline.retrieval.search import search_chunks
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunksRequest
@@ -145,16 +148,22 @@ class TimedIndex:
 
 
 class TimedRuntime(Runtime):
-    """The worker's `Runtime`, recording the query embedding's time."""
+    """The worker's `Runtime`, recording the query embedding's time and, once `timed`, the
+    index's calls."""
 
     spent: Spent
+    timed: bool = False
 
-    def embed_query(self, text: str) -> Any:
+    def embed_query(self, text: str, model: ModelSpec) -> Any:
         t0 = time.perf_counter()
         try:
-            return super().embed_query(text)
+            return super().embed_query(text, model)
         finally:
             self.spent.add(EMBED, time.perf_counter() - t0)
+
+    def index(self, generation: Generation) -> Any:
+        found = super().index(generation)
+        return TimedIndex(found, self.spent) if self.timed else found
 
 
 def time_sql(engine: Engine, spent: Spent) -> None:
@@ -185,7 +194,7 @@ def time_sql(engine: Engine, spent: Spent) -> None:
 
 def measure_in_process(
     runtime: TimedRuntime,
-    index: Any,
+    generation: Generation,
     org_id: int,
     user_pks: dict[str, int],
     bodies: list[dict[str, Any]],
@@ -198,10 +207,13 @@ def measure_in_process(
     """
     floor, pipeline = Series("floor"), Series("pipeline")
     parts: dict[str, list[float]] = defaultdict(list)
+    runtime.timed = False
+    index = runtime.index(generation)
+    runtime.timed = True
     for body in bodies:
         flt = SearchFilter(tenant=tenant_key(org_id, user_pks[body["user_id"]]))
         t0 = time.perf_counter()
-        vector = runtime.embed_query(body["query"])
+        vector = runtime.embed_query(body["query"], generation.model)
         t1 = time.perf_counter()
         index.search(vector, flt, limit=5)
         t2 = time.perf_counter()
@@ -351,7 +363,9 @@ def run_size(size: int, base: store.Base, args: argparse.Namespace) -> SizeResul
         org_id, pks = store.make_users(runtime.engine, settings.default_org, USERS)
         user_pks = {store.user_name(i): pk for i, pk in enumerate(pks)}
         print(f"\n[{size:,} chunks] filling…", flush=True)
-        report = store.fill(runtime.engine, runtime.index, base, org_id, pks, size)
+        with session_scope(runtime.engine) as session:
+            generation = runtime.active(session)
+        report = store.fill(runtime.engine, runtime.target(generation), base, org_id, pks, size)
         print(
             f"  filled {report.chunks:,} chunks ({report.items:,} items) in "
             f"{report.total_s:.0f} s: generate {report.generate_s:.0f}, Postgres COPY "
@@ -360,13 +374,12 @@ def run_size(size: int, base: store.Base, args: argparse.Namespace) -> SizeResul
             flush=True,
         )
         runtime.warm_up()
-        real_index = runtime.index
-        runtime.__dict__["index"] = TimedIndex(real_index, runtime.spent)
         time_sql(runtime.engine, runtime.spent)
-        measure_in_process(runtime, real_index, org_id, user_pks, warm)
-        local, parts = measure_in_process(runtime, real_index, org_id, user_pks, measured)
+        measure_in_process(runtime, generation, org_id, user_pks, warm)
+        local, parts = measure_in_process(runtime, generation, org_id, user_pks, measured)
         floor, pipeline = local["floor"], local["pipeline"]
-        real_index.close()  # hand the folder to the worker
+        runtime.timed = False
+        runtime.index(generation).close()  # hand the folder to the worker
         runtime.engine.dispose()
         bench_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

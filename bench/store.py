@@ -10,8 +10,8 @@ paired with a perturbed copy of its vector (Gaussian noise, renormalised; cosine
 
 Rows go to Postgres with COPY (items, then their chunks, ids assigned here) and
 points to the vector index through `pipeline.vectors` with the payload
-`pipeline.ingest.index` writes, so what a query reads is what ingestion would
-have left. The index folder is owned by one process: fill before the worker
+`pipeline.placing` writes (its words and terms included), so what a query reads
+is what ingestion would have left. The index folder is owned by one process: fill before the worker
 starts.
 """
 
@@ -37,7 +37,8 @@ from pipeline.db.engine import session_scope
 from pipeline.db.models import User
 from pipeline.embedding import Embedder
 from pipeline.models import MINILM
-from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
+from pipeline.placing import Target
+from pipeline.vectors import Point, chunk_point_id, tenant_key
 
 # Where events come from, as a connector would label them: (source, type, templates).
 EVENT_KINDS = [
@@ -121,9 +122,12 @@ ITEM_COLUMNS = (
 class Filler:
     """Generates users' items, chunk rows and points, deterministically for a seed."""
 
-    def __init__(self, base: Base, org_id: int, seed: int = 5, with_context: bool = False):
+    def __init__(
+        self, base: Base, org_id: int, target: Target, seed: int = 5, with_context: bool = False
+    ):
         self.base = base
         self.org_id = org_id
+        self.target = target
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.with_context = with_context
@@ -156,7 +160,9 @@ class Filler:
                     n = 1
                 made += n
         vectors = self._perturbed(picks)
-        batch.points = [Point(p.id, vectors[k], p.payload) for k, p in enumerate(batch.points)]
+        batch.points = [
+            Point(p.id, vectors[k], p.payload, p.terms) for k, p in enumerate(batch.points)
+        ]
         return batch
 
     def _item(
@@ -180,17 +186,23 @@ class Filler:
             "source": src.source,
             "type": src.type,
             "ts": int(src.ts.timestamp()) if src.ts else None,
+            "at": src.ts.isoformat() if src.ts else None,
+            "context": context,
         }
+        terms = self.target.terms
         for ordinal, part in enumerate(parts):
             pid = chunk_point_id(self.org_id, user_pk, src.kind, external_id, ordinal)
             tokens = len(part.split()) * 4 // 3 + 12  # the model's count is not needed here
             row: tuple[object, ...] = (
                 *(self.next_chunk, item_id, user_pk, ordinal, part, tokens, MINILM.hub_id),
                 uuid.UUID(pid),
+                self.target.generation.id,
             )
             batch.chunks.append((*row, context) if self.with_context else row)
             self.next_chunk += 1
-            batch.points.append(Point(pid, (), {**payload, "item_id": item_id, "ordinal": ordinal}))
+            shown = {**payload, "item_id": item_id, "ordinal": ordinal, "text": part}
+            words = terms.document(f"{context} {part}") if terms else None
+            batch.points.append(Point(pid, (), shown, words))
 
     def _perturbed(self, picks: list[tuple[str, int]]) -> npt.NDArray[np.float32]:
         rows = np.stack(
@@ -256,7 +268,7 @@ class FillReport:
 
 def fill(
     engine: Engine,
-    index: VectorIndex,
+    target: Target,
     base: Base,
     org_id: int,
     user_pks: list[int],
@@ -264,12 +276,16 @@ def fill(
     *,
     batch_chunks: int = 20_000,
 ) -> FillReport:
-    """`total_chunks` chunks spread evenly over `user_pks`: rows by COPY, points by upsert."""
+    """`total_chunks` chunks spread evenly over `user_pks` in `target`'s generation: rows by
+    COPY, points by upsert (with their terms where the generation keeps them)."""
     with_context = has_context_column(engine)
-    filler = Filler(base, org_id, with_context=with_context)
+    filler = Filler(base, org_id, target, with_context=with_context)
+    index = target.index
     per_user = max(1, total_chunks // len(user_pks))
     group = max(1, batch_chunks // per_user)
-    chunk_columns = "id, item_id, user_pk, ordinal, text, token_count, model, point_id"
+    chunk_columns = (
+        "id, item_id, user_pk, ordinal, text, token_count, model, point_id, generation_id"
+    )
     if with_context:
         chunk_columns += ", context"
     gen_s = pg_s = idx_s = 0.0
@@ -306,7 +322,7 @@ def fill(
             )
             cur.execute("VACUUM ANALYZE items")
             cur.execute("VACUUM ANALYZE chunks")
-            cur.execute("CHECKPOINT")
+            # No CHECKPOINT: the application's role is no superuser (nor pg_checkpoint).
         analyze_s = time.perf_counter() - t4
     finally:
         raw.driver_connection.autocommit = False  # type: ignore[union-attr]
