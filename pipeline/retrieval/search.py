@@ -76,10 +76,13 @@ def _since(freshness_days: int | None) -> datetime | None:
 
 
 def _minmax(scores: dict[str, float]) -> dict[str, float]:
-    """Onto [0, 1]; all zeros when every score is equal (nothing to tell them apart)."""
+    """Onto [0, 1]. When every score is equal nothing tells them apart: all 1 if they are
+    evidence (a lone candidate is the best there is), all 0 if none is (no query term)."""
     low, high = min(scores.values()), max(scores.values())
     span = high - low
-    return {pid: (s - low) / span if span > 0 else 0.0 for pid, s in scores.items()}
+    if span <= 0:
+        return dict.fromkeys(scores, 1.0 if high > 0 else 0.0)
+    return {pid: (s - low) / span for pid, s in scores.items()}
 
 
 def fuse(
@@ -93,10 +96,8 @@ def fuse(
     cosine known: the dense top list's, and the lexical finds' where the index gave them
     (`VectorIndex.hybrid`); a lexical find without one was not in the dense top list,
     so its cosine is taken as the lowest known. A dense-only candidate matched no query
-    term, so its BM25 is 0. Unlike rank fusion, a
-    weak lexical list (a query whose words are everywhere) gives little: its scores sit
-    close together. Equal evidence gives equal scores, and ties go to the smaller id, so
-    the order is a function of the data alone.
+    term, so its BM25 is 0. Equal evidence gives equal scores, and ties go to the
+    smaller id, so the order is a function of the data alone.
     """
     cosine, words = dict(by_meaning), dict(by_words)
     union = cosine.keys() | words.keys()

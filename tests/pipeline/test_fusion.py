@@ -35,3 +35,8 @@ def test_equal_evidence_scores_alike_and_ties_go_to_the_smaller_id() -> None:
 
 def test_nothing_found_is_empty() -> None:
     assert fuse([], []) == []
+
+
+def test_a_lone_candidate_scores_as_the_best_there_is() -> None:
+    assert fuse([("a", 0.4)], [("a", 2.0)]) == [("a", 1.0)]
+    assert fuse([("a", 0.4)], []) == [("a", pytest.approx(1 - LEXICAL_WEIGHT))]
