@@ -20,6 +20,10 @@ from types import ModuleType
 import pytest
 
 from pipeline.schemas import IngestRequest
+from tests.labelled_sets import (
+    assert_every_label_names_an_event_of_the_question_s_user,
+    assert_ids_are_unique,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 KINDS = {"single", "when", "multi", "preference", "none"}
@@ -126,27 +130,13 @@ def test_each_user_has_one_long_chat_with_the_friend_of_their_traits(
 
 
 def test_ids_are_unique(memories: dict, questions: list[dict]) -> None:
-    event_ids = [e["event_id"] for e in memories["events"]]
-    assert len(event_ids) == len(set(event_ids))
-    user_ids = [u["user_id"] for u in memories["users"]]
-    assert len(user_ids) == len(set(user_ids))
-    qids = [q["qid"] for q in questions]
-    assert len(qids) == len(set(qids))
-    texts = [(q["user_id"], q["question"]) for q in questions]
-    assert len(texts) == len(set(texts))
+    assert_ids_are_unique(memories, questions)
 
 
 def test_every_label_names_an_event_of_the_question_s_user(
     memories: dict, questions: list[dict]
 ) -> None:
-    owner = {e["event_id"]: e["user_id"] for e in memories["events"]}
-    users = {u["user_id"] for u in memories["users"]}
-    wrong = [
-        (q["qid"], e) for q in questions for e in q["event_ids"] if owner.get(e) != q["user_id"]
-    ]
-    assert wrong == []
-    assert {q["user_id"] for q in questions} <= users
-    assert {e["user_id"] for e in memories["events"]} <= users
+    assert_every_label_names_an_event_of_the_question_s_user(memories, questions)
 
 
 def test_each_kind_is_labeled_with_the_turns_it_needs(

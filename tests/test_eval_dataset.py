@@ -16,6 +16,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.schemas import IngestRequest
+from tests.labelled_sets import (
+    assert_every_label_names_an_event_of_the_question_s_user,
+    assert_ids_are_unique,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 KINDS = {"single", "when", "multi", "preference", "none"}
@@ -47,27 +51,13 @@ def test_the_dataset_is_as_large_and_as_varied_as_the_issue_asks(
 
 
 def test_ids_are_unique(memories: dict, questions: list[dict]) -> None:
-    event_ids = [e["event_id"] for e in memories["events"]]
-    assert len(event_ids) == len(set(event_ids))
-    user_ids = [u["user_id"] for u in memories["users"]]
-    assert len(user_ids) == len(set(user_ids))
-    qids = [q["qid"] for q in questions]
-    assert len(qids) == len(set(qids))
-    texts = [(q["user_id"], q["question"]) for q in questions]
-    assert len(texts) == len(set(texts))
+    assert_ids_are_unique(memories, questions)
 
 
 def test_every_label_names_an_event_of_the_question_s_user(
     memories: dict, questions: list[dict]
 ) -> None:
-    owner = {e["event_id"]: e["user_id"] for e in memories["events"]}
-    users = {u["user_id"] for u in memories["users"]}
-    wrong = [
-        (q["qid"], e) for q in questions for e in q["event_ids"] if owner.get(e) != q["user_id"]
-    ]
-    assert wrong == []
-    assert {q["user_id"] for q in questions} <= users
-    assert {e["user_id"] for e in memories["events"]} <= users
+    assert_every_label_names_an_event_of_the_question_s_user(memories, questions)
 
 
 def test_each_kind_is_labeled_with_as_many_events_as_it_needs(questions: list[dict]) -> None:

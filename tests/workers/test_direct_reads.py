@@ -33,16 +33,22 @@ def top(api: httpx.Client, user: str, query: str) -> httpx.Response:
     return api.post("/chunks", json={"user_id": user, "query": query, "top_k": 1})
 
 
+def remembered_and_found(api: httpx.Client) -> str:
+    """A new user's facts ingested, and the one with the code found by it: the user."""
+    user = f"ash-{uuid.uuid4().hex[:8]}"  # the database is shared; the index is not
+    remember(api, user)
+    found = top(api, user, "ZX-4471")
+    assert found.status_code == 200, found.text
+    assert found.json()["chunks"][0]["event_id"] == "f_0"
+    return user
+
+
 def test_reads_reach_the_worker_without_the_queue(make_system) -> None:
     system: System = make_system()
     system.start_gateway()
     system.start_worker(queues=ALL_BUT_RETRIEVAL)  # nothing consumes the retrieval queue
-    user = f"ash-{uuid.uuid4().hex[:8]}"  # the database is shared; the index is not
     with client(system) as api:
-        remember(api, user)
-        found = top(api, user, "ZX-4471")
-        assert found.status_code == 200, found.text
-        assert found.json()["chunks"][0]["event_id"] == "f_0"
+        user = remembered_and_found(api)
         answer = api.post("/query", json={"user_id": user, "question": "When is lunch?"})
         assert answer.status_code == 200, answer.text
     assert redis.Redis.from_url(system.redis_url).llen(Queue.RETRIEVAL.value) == 0
@@ -52,12 +58,8 @@ def test_reads_take_the_queue_while_no_worker_serves_them(make_system) -> None:
     system: System = make_system(PERSONA_READS_LISTEN="")  # the worker serves no reads
     system.start_gateway()
     system.start_worker()
-    user = f"ash-{uuid.uuid4().hex[:8]}"  # the database is shared; the index is not
     with client(system) as api:
-        remember(api, user)
-        found = top(api, user, "ZX-4471")
-        assert found.status_code == 200, found.text
-        assert found.json()["chunks"][0]["event_id"] == "f_0"
+        remembered_and_found(api)
 
 
 def test_the_socket_is_its_owners_alone(make_system) -> None:
@@ -79,10 +81,8 @@ def test_a_port_answers_only_with_the_token(make_system) -> None:
     )
     system.start_gateway()
     system.start_worker(queues=ALL_BUT_RETRIEVAL)
-    user = f"ash-{uuid.uuid4().hex[:8]}"  # the database is shared; the index is not
     with client(system) as api:
-        remember(api, user)
-        assert top(api, user, "ZX-4471").json()["chunks"][0]["event_id"] == "f_0"
+        user = remembered_and_found(api)  # through the port, with the token
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as probe:
         body = {"org_id": 1, "request": {"user_id": user, "query": "ZX-4471"}}
         assert probe.post(f"/reads/{Task.SEARCH}", json=body).status_code == 401
