@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -286,13 +286,8 @@ class VectorIndex(ABC):
         if limit <= 0:
             return []
         query = as_vector(vector, self.dim)
-        fetch = limit + 1
-        while True:
-            hits = sorted(self._query(query, flt, fetch), key=_rank)
-            boundary_tied = len(hits) == fetch and hits[-1].score == hits[limit - 1].score
-            if not boundary_tied or fetch >= limit + MAX_TIE_FETCH:
-                return hits[:limit]
-            fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
+        (found,) = _past_ties(lambda fetch: (self._query(query, flt, fetch),), limit)
+        return found
 
     @abstractmethod
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
@@ -315,17 +310,8 @@ class VectorIndex(ABC):
         if limit <= 0:
             return [], []
         query = as_vector(vector, self.dim)
-        fetch = limit + 1
-        while True:
-            dense, found = self._both(query, terms, flt, fetch)
-            dense, lexical = sorted(dense, key=_rank), sorted(found, key=_rank)
-            tied = any(
-                len(hits) == fetch and hits[-1].score == hits[limit - 1].score
-                for hits in (dense, lexical)
-            )
-            if not tied or fetch >= limit + MAX_TIE_FETCH:
-                return dense[:limit], lexical[:limit]
-            fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
+        dense, lexical = _past_ties(lambda fetch: self._both(query, terms, flt, fetch), limit)
+        return dense, lexical
 
     @abstractmethod
     def _both(
@@ -333,6 +319,15 @@ class VectorIndex(ABC):
     ) -> tuple[list[Hit], list[Hit]]:
         """The engine's own dense and lexical top-`limit`, in one request (the lexical
         hits with their cosine: `lexical_hits`)."""
+
+    def _terms_of(self, point: Point) -> Terms | None:
+        """The terms a point is stored with: its own in a collection that matches words
+        (where every point needs them), none elsewhere."""
+        if not self.lexical:
+            return None
+        if point.terms is None:
+            raise ValueError("this collection matches words: every point needs its terms")
+        return point.terms
 
     # --- lifetime -----------------------------------------------------------
 
@@ -356,6 +351,11 @@ class VectorIndex(ABC):
         self.close()
 
 
+def scored_hits(points: Iterable[Any]) -> list[Hit]:
+    """Scored points of either back end as hits."""
+    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+
+
 def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
     """Scored points of the lexical half, read with their dense vectors, as hits that know
     their cosine to the (unit) `query` too: stored vectors are unit length."""
@@ -368,6 +368,23 @@ def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
         Hit(str(p.id), float(p.score), dict(p.payload or {}), float(c))
         for p, c in zip(found, cosines, strict=True)
     ]
+
+
+def _past_ties(
+    fetch_lists: Callable[[int], tuple[list[Hit], ...]], limit: int
+) -> tuple[list[Hit], ...]:
+    """Each list `fetch_lists(n)` returns, in `search`'s order and cut at `limit`: read
+    past `limit`, doubling, while any list's run of equal scores crosses the cut (up to
+    `MAX_TIE_FETCH` extra points), so which tied points make it is the data's choice."""
+    fetch = limit + 1
+    while True:
+        lists = tuple(sorted(found, key=_rank) for found in fetch_lists(fetch))
+        tied = any(
+            len(found) == fetch and found[-1].score == found[limit - 1].score for found in lists
+        )
+        if not tied or fetch >= limit + MAX_TIE_FETCH:
+            return tuple(found[:limit] for found in lists)
+        fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
 
 
 def _rank(hit: Hit) -> tuple[float, str]:

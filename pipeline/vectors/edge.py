@@ -60,6 +60,7 @@ from pipeline.vectors.base import (
     lexical_hits,
     point_id,
     points_in_order,
+    scored_hits,
 )
 
 LOCK_FILE = ".persona.lock"
@@ -100,17 +101,10 @@ class EdgeIndex(VectorIndex):
         for batch in batched(items, self._batch_size):
             vectors = as_vectors([p.vector for p in batch], self.dim)
             edge_points = [
-                qe.Point(point_id(p.id), self._vectors(v, p.terms), dict(p.payload))
+                qe.Point(point_id(p.id), _vectors(v, self._terms_of(p)), dict(p.payload))
                 for p, v in zip(batch, vectors, strict=True)
             ]
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
-
-    def _vectors(self, dense: list[float], terms: Terms | None) -> dict[str, Any]:
-        if not self.lexical:
-            return {DENSE_VECTOR: dense}
-        if terms is None:
-            raise ValueError("this collection matches words: every point needs its terms")
-        return {DENSE_VECTOR: dense, LEXICAL_VECTOR: qe.SparseVector(terms.indices, terms.values)}
 
     def delete(self, ids: Iterable[str]) -> None:
         wanted: list[qe.PointId] = [point_id(i) for i in ids]
@@ -173,10 +167,7 @@ class EdgeIndex(VectorIndex):
             filter=_filter(flt),
             with_payload=True,
         )
-        return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}))
-            for p in self._live().search(request)
-        ]
+        return scored_hits(self._live().search(request))
 
     def _both(
         self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
@@ -189,7 +180,7 @@ class EdgeIndex(VectorIndex):
             with_payload=True,
         )
         if not terms.indices:  # a query of stopwords alone matches no words
-            return _hits(self._live().query(dense)), []
+            return scored_hits(self._live().query(dense)), []
         lexical = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(
@@ -201,7 +192,7 @@ class EdgeIndex(VectorIndex):
             with_vector=[DENSE_VECTOR],
         )
         by_meaning, by_words = self._live().query_batch(qe.QueryBatchRequest([dense, lexical]))
-        return _hits(by_meaning), lexical_hits(vector, by_words)
+        return scored_hits(by_meaning), lexical_hits(vector, by_words)
 
     # --- lifetime -----------------------------------------------------------
 
@@ -234,8 +225,10 @@ class EdgeIndex(VectorIndex):
         return shard
 
 
-def _hits(points: Iterable[qe.ScoredPoint]) -> list[Hit]:
-    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+def _vectors(dense: list[float], terms: Terms | None) -> dict[str, Any]:
+    if terms is None:
+        return {DENSE_VECTOR: dense}
+    return {DENSE_VECTOR: dense, LEXICAL_VECTOR: qe.SparseVector(terms.indices, terms.values)}
 
 
 def _edge_config(dim: int, lexical: bool, *, new: bool) -> qe.EdgeConfig:

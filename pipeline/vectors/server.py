@@ -41,6 +41,7 @@ from pipeline.vectors.base import (
     lexical_hits,
     point_id,
     points_in_order,
+    scored_hits,
 )
 
 UPSERT_BATCH = 256
@@ -88,20 +89,14 @@ class ServerIndex(VectorIndex):
             vectors = as_vectors([p.vector for p in batch], self.dim)
             structs = [
                 models.PointStruct(
-                    id=point_id(p.id), vector=self._vectors(v, p.terms), payload=dict(p.payload)
+                    id=point_id(p.id),
+                    vector=_vectors(v, self._terms_of(p)),
+                    payload=dict(p.payload),
                 )
                 for p, v in zip(batch, vectors, strict=True)
             ]
             with self._call():
                 self.client.upsert(self.collection, points=structs, wait=True)
-
-    def _vectors(self, dense: list[float], terms: Terms | None) -> dict[str, Any]:
-        if not self.lexical:
-            return {DENSE_VECTOR: dense}
-        if terms is None:
-            raise ValueError("this collection matches words: every point needs its terms")
-        sparse = models.SparseVector(indices=terms.indices, values=terms.values)
-        return {DENSE_VECTOR: dense, LEXICAL_VECTOR: sparse}
 
     def delete(self, ids: Iterable[str]) -> None:
         wanted: list[models.ExtendedPointId] = [point_id(i) for i in ids]
@@ -163,7 +158,7 @@ class ServerIndex(VectorIndex):
                 limit=limit,
                 with_payload=True,
             )
-        return _hits(response.points)
+        return scored_hits(response.points)
 
     def _both(
         self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
@@ -189,7 +184,7 @@ class ServerIndex(VectorIndex):
         with self._call():
             responses = self.client.query_batch_points(self.collection, requests=requests)
         words = lexical_hits(vector, responses[1].points) if len(responses) > 1 else []
-        return _hits(responses[0].points), words
+        return scored_hits(responses[0].points), words
 
     # --- lifetime -----------------------------------------------------------
 
@@ -282,8 +277,11 @@ class ServerIndex(VectorIndex):
             )
 
 
-def _hits(points: Iterable[models.ScoredPoint]) -> list[Hit]:
-    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+def _vectors(dense: list[float], terms: Terms | None) -> dict[str, Any]:
+    if terms is None:
+        return {DENSE_VECTOR: dense}
+    sparse = models.SparseVector(indices=terms.indices, values=terms.values)
+    return {DENSE_VECTOR: dense, LEXICAL_VECTOR: sparse}
 
 
 def _index_schema(kind: IndexKind) -> models.PayloadSchemaParams:
