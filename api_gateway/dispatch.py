@@ -24,10 +24,10 @@ from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from sqlalchemy.orm import Session
 
-from pipeline.config import Settings
+from pipeline.config import Settings, unix_socket_path
 from pipeline.db.engine import after_commit
 from pipeline.errors import Unavailable
-from pipeline.messages import Message, Task, celery_config, unwrap_reply
+from pipeline.messages import DIRECT_READS, Message, Task, celery_config, unwrap_reply
 
 log = logging.getLogger("persona.gateway")
 
@@ -63,18 +63,14 @@ def call(producer: Celery, task: Task, message: Message, timeout_s: float) -> An
     return unwrap_reply(reply)
 
 
-DIRECT: frozenset[Task] = frozenset({Task.SEARCH, Task.ANSWER, Task.SUMMARIZE})
-"""The reads a worker answers directly (`workers.reads.READS`)."""
-
-
 def reads_client(settings: Settings) -> httpx.Client | None:
     """An HTTP client of the workers' direct reads, where `reads.url` names them."""
     url, token = settings.reads.url, settings.reads.token
     if not url:
         return None
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
-    if url.startswith("unix:"):
-        transport = httpx.HTTPTransport(uds=url.removeprefix("unix:"))
+    if (path := unix_socket_path(url)) is not None:
+        transport = httpx.HTTPTransport(uds=path)
         return httpx.Client(transport=transport, base_url="http://worker", headers=headers)
     return httpx.Client(base_url=url, headers=headers)
 
@@ -113,7 +109,7 @@ class Dispatcher:
         """The worker's reply to `message`, waited for `gateway.rpc_timeout_s` (plus
         `extra_s`, for a read that may wait on an LLM); 503 if none comes."""
         timeout_s = self.timeout_s + extra_s
-        if self._reads is not None and task in DIRECT:
+        if self._reads is not None and task in DIRECT_READS:
             try:
                 return ask(self._reads, task, message, timeout_s)
             except httpx.ConnectError:

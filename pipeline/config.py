@@ -165,6 +165,15 @@ class CelerySettings(BaseModel):
     )
 
 
+UNIX_SOCKET = "unix:"
+"""How a reads address names a Unix socket: `unix:PATH`."""
+
+
+def unix_socket_path(address: str) -> str | None:
+    """The socket path of a `unix:PATH` address; None for a TCP one."""
+    return address.removeprefix(UNIX_SOCKET) if address.startswith(UNIX_SOCKET) else None
+
+
 class ReadsSettings(BaseModel):
     """The direct read path: the gateway asks a worker that holds the index over HTTP,
     instead of through the task queue and its result backend."""
@@ -187,7 +196,7 @@ class ReadsSettings(BaseModel):
 
     @model_validator(mode="after")
     def _tcp_needs_a_token(self) -> Self:
-        if self.listen and not self.listen.startswith("unix:") and self.token is None:
+        if self.listen and unix_socket_path(self.listen) is None and self.token is None:
             raise ValueError(
                 "PERSONA_READS_LISTEN on a TCP port needs PERSONA_READS_TOKEN: anyone who "
                 "reaches the port could read every user's chunks"

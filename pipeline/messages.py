@@ -70,6 +70,10 @@ ROUTES: dict[str, Queue] = {
     Task.DROP_GENERATIONS: Queue.REPROCESS,
 }
 
+DIRECT_READS: frozenset[str] = frozenset(t for t, q in ROUTES.items() if q == Queue.RETRIEVAL)
+"""The reads a worker may answer directly, off the queue (`workers.reads`): the retrieval
+queue's tasks, which someone waits for."""
+
 JOB_TASKS: dict[JobKind, Task] = {
     JobKind.INGEST: Task.INGEST,
     JobKind.DELETE: Task.ERASE,

@@ -35,8 +35,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pipeline.config import Settings, get_settings
-from pipeline.messages import Task
+from pipeline.config import Settings, get_settings, unix_socket_path
+from pipeline.messages import DIRECT_READS, Task
 from workers.tasks import retrieval, summaries
 
 log = logging.getLogger("persona.reads")
@@ -47,8 +47,7 @@ READS: dict[str, Callable[..., dict[str, Any]]] = {
     Task.SUMMARIZE: summaries.compute.run,
 }
 """The reads a worker answers directly: the tasks of the retrieval queue, by name."""
-
-UNIX = "unix:"
+assert set(READS) == DIRECT_READS, "every direct read has its handler"
 MAX_SOCKET_PATH = 107  # bytes of sun_path, less its terminating NUL (Linux)
 
 
@@ -74,8 +73,8 @@ def create_app(settings: Settings) -> Starlette:
 def bind(listen: str) -> socket.socket:
     """The listening socket `listen` names: a Unix socket only this user may open (a
     stale one left by a dead worker is replaced), or a TCP address."""
-    if listen.startswith(UNIX):
-        path = Path(listen.removeprefix(UNIX))
+    if (where := unix_socket_path(listen)) is not None:
+        path = Path(where)
         if len(os.fsencode(path)) > MAX_SOCKET_PATH:
             raise ValueError(f"the reads socket path is longer than {MAX_SOCKET_PATH} bytes")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -121,8 +120,8 @@ class ReadServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self.listen.startswith(UNIX):
-            Path(self.listen.removeprefix(UNIX)).unlink(missing_ok=True)
+        if (where := unix_socket_path(self.listen)) is not None:
+            Path(where).unlink(missing_ok=True)
 
 
 _serving: list[ReadServer] = []

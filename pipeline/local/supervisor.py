@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 from pipeline import keys
-from pipeline.config import Settings
+from pipeline.config import UNIX_SOCKET, Settings
 from pipeline.db.migrate import upgrade
 from pipeline.local.embedded import EmbeddedPostgres, EmbeddedRedis, process
 from pipeline.local.embedded.process import service_account, write_private
@@ -84,7 +84,7 @@ def gateway_command(settings: Settings, fd: int | None = None) -> list[str]:
 def reads_socket(data_dir: Path) -> str:
     """Where the one worker of `persona run` serves reads directly, and the gateway asks
     (`workers.reads`): a socket in the data folder, which only its owner may open."""
-    return f"unix:{data_dir.resolve() / 'run' / 'reads.sock'}"
+    return f"{UNIX_SOCKET}{data_dir.resolve() / 'run' / 'reads.sock'}"
 
 
 def worker_command(settings: Settings, queues: list[str] | None = None) -> list[str]:
