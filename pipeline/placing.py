@@ -189,11 +189,10 @@ def place(
         return 0
     generation_id, index = target.generation.id, target.index
     placed = [
-        target.point(owner, item, piece, vector)
+        (item, piece, target.point(owner, item, piece, vector))
         for item in items
         for piece, vector in zip(chunked[item.id], vectors[item.id], strict=True)
     ]
-    pieces = [(item, piece) for item in items for piece in chunked[item.id]]
     new_counts = {i.id: len(chunked[i.id]) for i in items}
     by_id = {i.id: i for i in items}
     stale = [
@@ -205,7 +204,7 @@ def place(
         )
         if r.ordinal >= new_counts[r.item_id]
     ]
-    index.upsert(placed)
+    index.upsert([point for *_, point in placed])
     if stale:
         index.delete(stale)
     index.flush()  # durable before the rows say the items are indexed
@@ -227,7 +226,7 @@ def place(
                 "model": target.generation.model.hub_id,
                 "point_id": uuid.UUID(point.id),
             }
-            for (i, p), point in zip(pieces, placed, strict=True)
+            for i, p, point in placed
         ]
         session.execute(insert(Chunk), rows)  # executemany: batched by the driver
     return len(placed)
