@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.slots import BACKGROUND_NICE, Slots, lowest_priority
@@ -37,9 +36,12 @@ def test_background_takes_one_slot_until_live_work_has_been_quiet_a_while() -> N
         pass
     with slots.background(timeout_s=1, most=2) as held:
         assert held == 1  # a live job just ended: more may come, and reads need threads
-    time.sleep(0.3)  # the quiet period itself is what is tested
-    with slots.background(timeout_s=1, most=2) as held:
-        assert held == 2
+
+    def all_slots_once_quiet() -> bool:
+        with slots.background(timeout_s=1, most=2) as held:
+            return held == 2
+
+    wait_for(all_slots_once_quiet, timeout=5, what="both slots, once live work was quiet")
 
 
 def test_background_waits_while_live_jobs_want_slots() -> None:
