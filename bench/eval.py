@@ -280,18 +280,8 @@ def on_model(
     scores = dense(index, questions)
     lexical = bm25(words or index.corpus, questions)
     name = f"{index.embedder.model.name}{tag}"
-    out: Scored = {
-        f"dense {name}": (index.corpus, scores),
-        f"fuse {name}": (index.corpus, list(map(fuse, lexical, scores))),
-    }
-    for w in weights:
-        out[f"fuse {name} λ={w:g}"] = (
-            index.corpus,
-            [fuse(b, d, w) for b, d in zip(lexical, scores, strict=True)],
-        )
-    out[f"rrf {name}"] = (index.corpus, list(map(rrf, lexical, scores)))
-    out[f"dbsf {name}"] = (index.corpus, list(map(dbsf, lexical, scores)))
-    out[f"shipped {name}"] = (index.corpus, list(map(shipped, lexical, scores)))
+    out: Scored = {f"dense {name}": (index.corpus, scores)}
+    out |= fusions(index.corpus, name, lexical, scores, weights)
     if not tag:
         out["bm25"] = (index.corpus, lexical)
     return out
@@ -304,16 +294,31 @@ def in_index(
     convexly (λ 0.5 and `weights`), by Qdrant's fusions (RRF, DBSF), and by the system's:
     what /chunks does on a generation whose points hold their terms."""
     lexical = [np.where(np.isfinite(x), x, 0.0) for x in lexical]
-    name, tag = index.embedder.model.name, f"edge avg={avg:g}"
+    tag = f"edge avg={avg:g}"
     out: Scored = {f"bm25 {tag}": (index.corpus, lexical)}
-    for w in (0.5, *weights):
-        out[f"fuse {name} {tag} λ={w:g}"] = (
-            index.corpus,
+    return out | fusions(
+        index.corpus, f"{index.embedder.model.name} {tag}", lexical, dense, weights
+    )
+
+
+def fusions(
+    corpus: Corpus,
+    name: str,
+    lexical: list[np.ndarray],
+    dense: list[np.ndarray],
+    weights: tuple[float, ...],
+) -> Scored:
+    """Every fusion of a lexical and a dense side: convex at λ 0.5 (and at `weights`),
+    Qdrant's RRF and DBSF, and the system's own."""
+    out: Scored = {f"fuse {name}": (corpus, list(map(fuse, lexical, dense)))}
+    for w in weights:
+        out[f"fuse {name} λ={w:g}"] = (
+            corpus,
             [fuse(b, d, w) for b, d in zip(lexical, dense, strict=True)],
         )
-    out[f"rrf {name} {tag}"] = (index.corpus, list(map(rrf, lexical, dense)))
-    out[f"dbsf {name} {tag}"] = (index.corpus, list(map(dbsf, lexical, dense)))
-    out[f"shipped {name} {tag}"] = (index.corpus, list(map(shipped, lexical, dense)))
+    out[f"rrf {name}"] = (corpus, list(map(rrf, lexical, dense)))
+    out[f"dbsf {name}"] = (corpus, list(map(dbsf, lexical, dense)))
+    out[f"shipped {name}"] = (corpus, list(map(shipped, lexical, dense)))
     return out
 
 
