@@ -90,6 +90,7 @@ class Embedder:
         truncating: Tokenizer | None = getattr(self._model.model, "tokenizer", None)
         if truncating is None or truncating.truncation is None:
             raise RuntimeError(f"fastembed loaded no truncating tokenizer from {self.model_dir}")
+        self._truncating = truncating
         self._max_tokens = int(truncating.truncation["max_length"])
         # A copy that counts every token: the chunker must see how far a text
         # overflows, which fastembed's own (truncating, padding) tokenizer hides.
@@ -113,6 +114,12 @@ class Embedder:
     def tokenizer(self) -> Tokenizer:
         """The model's tokenizer without truncation or padding, for sizing chunks."""
         return self._counter
+
+    def reads(self, text: str) -> tuple[int, ...]:
+        """What the model reads of `text`: its token ids after the tokenizer's normalising
+        (case, accents, spacing) and truncation. Texts the model cannot tell apart read
+        the same, so a cache of vectors keyed by it is exact for any model."""
+        return tuple(self._truncating.encode(text).ids)
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]:
         """One unit-length float32 row of `dim` values per text, in order."""

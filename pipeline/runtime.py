@@ -23,6 +23,7 @@ from functools import cached_property
 import httpx
 import numpy as np
 import redis
+from cachetools import LRUCache
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -39,6 +40,11 @@ from pipeline.slots import Slots, lowest_priority
 from pipeline.vectors import VectorIndex, open_index
 from pipeline.vectors.terms import TermEncoder
 
+QUERY_VECTORS = 4096
+"""Query vectors a worker keeps, the most recently asked first (6 MB at 384 dimensions).
+Agents ask the same questions again (a purpose's fixed prompts, retries, a user's
+"what did I say about…"), and each costs the model about 3 ms of a core."""
+
 
 @dataclass
 class Runtime:
@@ -49,6 +55,10 @@ class Runtime:
     _indexes: dict[str, VectorIndex] = field(default_factory=dict)
     _chunkers: dict[str, Chunker] = field(default_factory=dict)
     _terms: dict[str, TermEncoder] = field(default_factory=dict)
+    _query_vectors: LRUCache[tuple[str, tuple[int, ...]], NDArray[np.float32]] = field(
+        default_factory=lambda: LRUCache(QUERY_VECTORS)
+    )
+    _query_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         reindex = self.settings.reindex
@@ -192,8 +202,19 @@ class Runtime:
         return self.default_model
 
     def embed_query(self, text: str, model: ModelSpec) -> NDArray[np.float32]:
-        """A query's vector, from the queries' own copy of the model (never behind a job)."""
-        return self._embedder(model, query=True).embed([text])[0]
+        """A query's vector (read-only), from the queries' own copy of the model (never
+        behind a job), or from the last `QUERY_VECTORS` asked when the model reads the
+        same tokens again (so "Where's Ash?" and "where's  ash?" share one)."""
+        embedder = self._embedder(model, query=True)
+        key = (model.name, embedder.reads(text))
+        with self._query_lock:
+            vector = self._query_vectors.get(key)
+        if vector is None:
+            vector = embedder.embed([text])[0]
+            vector.setflags(write=False)  # shared by every search that asks it again
+            with self._query_lock:
+                self._query_vectors[key] = vector
+        return vector
 
     def warm_up(self) -> None:
         """Load the active generation's model and index now, and run the model once

@@ -27,9 +27,8 @@ the active index generation is read beside it, and both retrievers use it (the
 query is embedded with the model the process last saw active, and again in the
 rare search that finds a switch to another model).
 What a search shows of a chunk comes from its point's payload (words, header,
-time): the dense side returns it with the hit, the lexical side's finds are
-read from the index in process. Ties are broken by chunk id, so the same data
-and query always give the same order.
+time), read from the index for the few chunks that make the cut. Ties are broken
+by chunk id, so the same data and query always give the same order.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ from pipeline.retrieval import lexical
 from pipeline.runtime import Runtime
 from pipeline.schemas import ChunkOut, ChunksRequest
 from pipeline.status import ItemKind
-from pipeline.vectors import Hit, SearchFilter, VectorIndex, tenant_key
+from pipeline.vectors import SearchFilter, VectorIndex, tenant_key
 
 # Weight of the lexical evidence, the dense side having the rest, chosen on `make eval` on
 # both labeled sets (inboxes and long chats) among 0.3, 0.5 and 0.7 and Qdrant's RRF and
@@ -192,7 +191,7 @@ def search(runtime: Runtime, org_id: int, request: ChunksRequest) -> list[Found]
     # skipped.
     wanted = fused[: request.top_k + 8]
     pids = [pid for pid, _ in wanted]
-    shown = _shown(runtime, index, generation.id, user_pk, pids, hits + found_by_words)
+    shown = _shown(runtime, index, generation.id, user_pk, pids)
     out = []
     for pid, score in wanted:
         view = shown.get(pid)
@@ -244,23 +243,14 @@ class _Shown:
 
 
 def _shown(
-    runtime: Runtime,
-    index: VectorIndex,
-    generation_id: int,
-    user_pk: int,
-    pids: list[str],
-    hits: list[Hit],
+    runtime: Runtime, index: VectorIndex, generation_id: int, user_pk: int, pids: list[str]
 ) -> dict[str, _Shown]:
-    """The chunks `pids` as shown: the dense hits carry their payload; the lexical side's
-    finds are read from the index (in process, a fraction of a millisecond), and only
-    points older than payload words cost a read in PostgreSQL."""
-    shown = {h.id: view for h in hits if (view := _Shown.of(h.payload)) is not None}
-    rest = [pid for pid in pids if pid not in shown]
-    if rest:
-        for point in index.retrieve(rest):
-            if (view := _Shown.of(point.payload)) is not None:
-                shown[point.id] = view
-        rest = [pid for pid in rest if pid not in shown]
+    """The chunks `pids` as shown: read from their points' payloads (in process, a fraction
+    of a millisecond for the few that make the cut), and only points older than payload
+    words cost a read in PostgreSQL."""
+    payloads = index.payloads(pids)
+    shown = {pid: view for pid in pids if (view := _Shown.of(payloads.get(pid, {})))}
+    rest = [pid for pid in pids if pid not in shown and pid in payloads]
     if rest:
         with session_scope(runtime.engine) as session:
             for row in session.execute(

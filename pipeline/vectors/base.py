@@ -100,11 +100,14 @@ class Point:
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One search result; `score` is the cosine similarity (BM25 for the lexical half of
-    `hybrid`), higher is closer. A lexical hit carries its cosine to the query too."""
+    `hybrid`), higher is closer. A lexical hit carries its cosine to the query too.
+
+    A hit has no payload: a caller ranks tens of candidates and shows a few, so it reads
+    the payloads of those few (`payloads`). Reading them inside the search cost 3 ms for
+    50 hits at 1M points in Qdrant Edge, where the whole search took 0.3 ms."""
 
     id: str
     score: float
-    payload: dict[str, Any]
     cosine: float | None = None
 
 
@@ -274,6 +277,11 @@ class VectorIndex(ABC):
         Vectors come back normalized (cosine collections store unit vectors).
         """
 
+    @abstractmethod
+    def payloads(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The payloads of the points `ids` that exist, by id (no vectors: what a search
+        shows of its hits)."""
+
     def search(self, vector: Vector, flt: SearchFilter, limit: int) -> list[Hit]:
         """The `limit` nearest points of one tenant by cosine, best first.
 
@@ -353,7 +361,7 @@ class VectorIndex(ABC):
 
 def scored_hits(points: Iterable[Any]) -> list[Hit]:
     """Scored points of either back end as hits."""
-    return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
+    return [Hit(str(p.id), float(p.score)) for p in points]
 
 
 def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
@@ -364,10 +372,7 @@ def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
         return []
     vectors = np.asarray([_dense(p.vector) for p in found], dtype=np.float32)
     cosines = vectors @ np.asarray(query, dtype=np.float32)
-    return [
-        Hit(str(p.id), float(p.score), dict(p.payload or {}), float(c))
-        for p, c in zip(found, cosines, strict=True)
-    ]
+    return [Hit(str(p.id), float(p.score), float(c)) for p, c in zip(found, cosines, strict=True)]
 
 
 def _past_ties(

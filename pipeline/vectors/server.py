@@ -148,6 +148,16 @@ class ServerIndex(VectorIndex):
             )
         return points_in_order(wanted, records)
 
+    def payloads(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = [point_id(i) for i in ids]
+        if not wanted:
+            return {}
+        with self._call():
+            records = self.client.retrieve(
+                self.collection, ids=wanted, with_payload=True, with_vectors=False
+            )
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
         with self._call():
             response = self.client.query_points(
@@ -156,7 +166,7 @@ class ServerIndex(VectorIndex):
                 using=DENSE_VECTOR,
                 query_filter=_filter(flt),
                 limit=limit,
-                with_payload=True,
+                with_payload=False,
             )
         return scored_hits(response.points)
 
@@ -165,7 +175,7 @@ class ServerIndex(VectorIndex):
     ) -> tuple[list[Hit], list[Hit]]:
         where = _filter(flt)
         dense = models.QueryRequest(
-            query=vector, using=DENSE_VECTOR, filter=where, limit=limit, with_payload=True
+            query=vector, using=DENSE_VECTOR, filter=where, limit=limit, with_payload=False
         )
         requests = [dense]
         if terms.indices:  # a query of stopwords alone matches no words
@@ -177,7 +187,8 @@ class ServerIndex(VectorIndex):
                     filter=where,
                     params=models.SearchParams(idf=models.IdfCorpusParams(corpus=where)),
                     limit=limit,
-                    with_payload=True,
+                    with_payload=False,
+                    # one round trip: the cosine of each lexical find is computed here
                     with_vector=[DENSE_VECTOR],
                 )
             )

@@ -54,8 +54,22 @@ def test_words_find_the_chunk_that_holds_them_and_only_such_chunks(index: Vector
     query = TERMS.query("when is Okafor?")
     dense, lexical = index.hybrid(vector(99), query, SearchFilter("1:1"), 5)
     assert [h.id for h in lexical] == [ids[-1]]  # the only chunk with a query term
-    assert lexical[0].payload["text"].startswith("my dentist")
+    assert index.payloads([lexical[0].id])[ids[-1]]["text"].startswith("my dentist")
     assert len(dense) == 5  # the dense half ranks every chunk, as before
+
+
+def test_every_lexical_find_knows_its_cosine_whether_or_not_the_dense_half_found_it(
+    index: VectorIndex,
+) -> None:
+    texts = [*FILLER, "pizza with olives", "pizza on Monday"]
+    ids = put(index, "1:1", texts)
+    query = vector(1)  # FILLER[1]'s own vector: the dense half's first find
+    dense, lexical = index.hybrid(query, TERMS.query("pizza"), SearchFilter("1:1"), 2)
+    assert {h.id for h in lexical} == set(ids[-2:])
+    assert not {h.id for h in lexical} & {h.id for h in dense}  # both outside the dense top 2
+    for hit in lexical:
+        own = vector(ids.index(hit.id))
+        assert hit.cosine == pytest.approx(float(own @ query), abs=1e-4)
 
 
 def test_a_users_scores_use_that_users_statistics_alone(index: VectorIndex) -> None:

@@ -53,3 +53,16 @@ def test_the_qdrant_api_key_reaches_the_server(
         runtime.index(first)
     assert seen, "the runtime asked the configured server"
     assert {h.get("api-key") for h in seen} == {"qdrant-secret-of-this-test"}
+
+
+def test_a_question_the_model_reads_the_same_again_reuses_its_vector(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+    first = runtime.embed_query("Where is the stand-up with Ash?", MINILM)
+    again = runtime.embed_query("where is  the stand-up with ash?", MINILM)  # same tokens
+    other = runtime.embed_query("Where is the stand-up with Bea?", MINILM)
+
+    assert again is first  # from the cache: the model did not run again
+    assert not first.flags.writeable  # no search can alter what another reads
+    assert float(first @ other) < 0.99
