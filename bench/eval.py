@@ -17,7 +17,9 @@ Then, in this process and on the same data, baselines rank the same chunk texts
   shipped: the system's own fusion (`pipeline.retrieval.search.fuse`) on the same
          candidates (each side's top 50).
 `--sparse AVG_LEN...` adds Qdrant's BM25 inside a Qdrant Edge shard (`bench.sparse`),
-alone and fused each way.
+alone and fused each way. `--splade MODEL_DIR` adds a learned sparse encoder,
+splade-tiny (`bench.splade`; `make splade` fetches it), alone and fused each way, and
+its texts/s beside the configured model's on the same chunks.
 `--set chat` asks the second labeled set, long two-person chats over dated sessions
 (tests/data/make_chat_dataset.py). `--contextual` adds dense and fuse on turns embedded
 after the turn before them in the same conversation (the turn itself is returned).
@@ -58,6 +60,7 @@ from bench import system
 from bench.context import contextual
 from bench.rerank import DEPTH, dbsf, fuse, rerank, rrf, shipped, top
 from bench.sparse import edge_bm25
+from bench.splade import Splade, speeds, splade_scores
 from pipeline.chunking import Chunker, Source
 from pipeline.config import get_settings
 from pipeline.embedding import Embedder
@@ -68,7 +71,7 @@ SETS = ("eval", "chat")
 K = 10
 BATCH = 1000  # events per /ingest request, the contract's bound
 KINDS = ["single", "when", "multi", "preference"]
-FAMILIES = ("dense", "rerank", "bm25", "fuse", "rrf", "dbsf", "shipped")
+FAMILIES = ("dense", "rerank", "bm25", "splade", "fuse", "rrf", "dbsf", "shipped")
 """The order methods outside the system are printed in: by the first word of their name."""
 
 
@@ -377,6 +380,11 @@ def baselines(
     first = scored[f"dense {embedders[0].model.name}"][1]
     for avg in args.sparse:
         scored |= in_index(indexes[0], first, edge_bm25(chunked[0], questions, avg), avg, weights)
+    splade = Splade(args.splade) if args.splade else None
+    if splade:
+        lexical = splade_scores(splade, chunked[0], questions)
+        scored["splade"] = (chunked[0], lexical)
+        scored |= fusions(chunked[0], f"{embedders[0].model.name} splade", lexical, first, weights)
     rates = [
         f"{i.embedder.model.name} {sum(map(len, i.vectors.values()))} texts at {i.rate:.1f}/s"
         for i in indexes[: len(embedders)]
@@ -390,6 +398,8 @@ def baselines(
         costs = query_costs(indexes[0], embedders[1], questions, first, timed)
         medians = [f"{k} {statistics.median(v):.0f}" for k, v in costs.items()]
         lines.append(f"per query, ms (median of {timed}): {', '.join(medians)}")
+    if splade:
+        lines.append(speeds(splade, embedders[0], [t for r in chunked[0].values() for _, t in r]))
     order = sorted(scored, key=lambda name: FAMILIES.index(name.split()[0]))
     return {name: ranked(scored[name][0], questions, scored[name][1]) for name in order}, lines
 
@@ -484,6 +494,13 @@ def main() -> None:
         default=[],
         metavar="AVG_LEN",
         help="also Qdrant's own BM25 inside the index, with these mean lengths",
+    )
+    parser.add_argument(
+        "--splade",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="also SPLADE (splade-tiny) from this folder: `make splade` fetches it into "
+        "var/models/splade/model",
     )
     args = parser.parse_args()
     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, ScalarSelect, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,19 @@ def _one(session: Session | Connection, state: GenerationState) -> Generation | 
 def active(session: Session | Connection) -> Generation | None:
     """The generation every read uses; None before the first write made one."""
     return _one(session, GenerationState.ACTIVE)
+
+
+def active_beside(
+    connection: Session | Connection, value: ScalarSelect[Any]
+) -> tuple[Generation, Any] | None:
+    """The active generation and `value` (a scalar subquery: a read's user) in one round
+    trip; None before the first write made a generation."""
+    row = connection.execute(
+        select(*_COLUMNS, value.label("beside")).where(
+            GenerationRow.state == GenerationState.ACTIVE
+        )
+    ).one_or_none()
+    return (Generation.of(row), row.beside) if row is not None else None
 
 
 def building(session: Session) -> Generation | None:

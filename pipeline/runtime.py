@@ -79,6 +79,10 @@ class Runtime:
         """`model` for jobs: `embedding.threads` per stream, loaded on first use."""
         return self._embedder(model, query=False)
 
+    def query_embedder(self, model: ModelSpec) -> Embedder:
+        """`model` for queries: its own copy on one thread, never behind a job's slot."""
+        return self._embedder(model, query=True)
+
     def _embedder(self, model: ModelSpec, query: bool) -> Embedder:
         key = (model.name, query)
         found = self._embedders.get(key)
@@ -205,7 +209,7 @@ class Runtime:
         """A query's vector (read-only), from the queries' own copy of the model (never
         behind a job), or from the last `QUERY_VECTORS` asked when the model reads the
         same tokens again (so "Where's Ash?" and "where's  ash?" share one)."""
-        embedder = self._embedder(model, query=True)
+        embedder = self.query_embedder(model)
         key = (model.name, embedder.reads(text))
         with self._query_lock:
             vector = self._query_vectors.get(key)

@@ -43,7 +43,8 @@ from sqlalchemy import select
 
 from pipeline import generations, users
 from pipeline.db.engine import read_scope, session_scope
-from pipeline.db.models import Chunk, Item
+from pipeline.db.models import Chunk, Item, User
+from pipeline.errors import UserNotFound
 from pipeline.generations import Generation
 from pipeline.retrieval import lexical
 from pipeline.runtime import Runtime
@@ -130,10 +131,16 @@ def _words(
     lexical ranking, where the generation's points do not hold their terms."""
     try:
         with read_scope(runtime.engine) as connection:
-            user_pk = users.pk(connection, org_id, request.user_id)
-            generation = generations.active(connection)
+            asked = select(User.id).where(User.org_id == org_id, User.user_id == request.user_id)
+            found = generations.active_beside(connection, asked.scalar_subquery())
+            if found is None:  # nothing indexed yet: the user may still be unknown
+                user.set_result(_Reader(users.pk(connection, org_id, request.user_id), None))
+                return []
+            generation, user_pk = found
+            if user_pk is None:
+                raise UserNotFound(request.user_id)
             user.set_result(_Reader(user_pk, generation))
-            if generation is None or generation.lexical.in_index:
+            if generation.lexical.in_index:
                 return []
             return lexical.rank(connection, user_pk, generation.id, request, since, depth)
     except BaseException as exc:
