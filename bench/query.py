@@ -74,15 +74,20 @@ QUESTIONS = [
 
 
 def questions(n: int, n_users: int, seed: int) -> list[dict[str, Any]]:
-    """`n` POST /chunks bodies: a templated question for a random user (top_k default)."""
+    """`n` POST /chunks bodies: a templated question for a random user (top_k default), no
+    question asked twice, so the worker's cache of query vectors never answers one and
+    every read pays for its embedding."""
     rng = random.Random(seed)
-    return [
-        {
-            "user_id": store.user_name(rng.randrange(n_users)),
-            "query": corpus._fill(rng, rng.choice(QUESTIONS)),
-        }
-        for _ in range(n)
-    ]
+    asked: set[str] = set()
+    bodies = []
+    for _ in range(100 * n):
+        query = corpus._fill(rng, rng.choice(QUESTIONS))
+        if query not in asked:
+            asked.add(query)
+            bodies.append({"user_id": store.user_name(rng.randrange(n_users)), "query": query})
+            if len(bodies) == n:
+                return bodies
+    raise ValueError(f"the question templates give fewer than {n} distinct questions")
 
 
 @dataclass
@@ -348,9 +353,9 @@ def scratch(keep: bool) -> Iterator[Path]:
 
 
 def run_size(size: int, base: store.Base, args: argparse.Namespace) -> SizeResult:
-    bodies = questions(args.warmup + args.queries, USERS, seed=size)
-    warm, measured = bodies[: args.warmup], bodies[args.warmup :]
-    concurrent = questions(args.queries_concurrent, USERS, seed=size + 1)
+    bodies = questions(args.warmup + args.queries + args.queries_concurrent, USERS, seed=size)
+    warm, measured = bodies[: args.warmup], bodies[args.warmup : args.warmup + args.queries]
+    concurrent = bodies[args.warmup + args.queries :]
     with scratch(args.keep) as data, EmbeddedStack(data) as stack:
         upgrade(stack.database_url)
         settings = Settings(

@@ -74,6 +74,10 @@ PAYLOAD_INDEXES: tuple[tuple[str, IndexKind], ...] = (
 
 MAX_TIE_FETCH = 4096
 """How far past `limit` a search reads to order a run of equal scores by id."""
+FIRST_READ = 2
+"""`hybrid` first reads this many times `limit` of each list, so that a run of ties at the
+cut needs no second read: a longer list costs the engine next to nothing (it scores
+every matching point either way), a second read costs the whole search again."""
 
 Vector = npt.NDArray[np.floating[Any]] | Sequence[float]
 
@@ -294,8 +298,7 @@ class VectorIndex(ABC):
         if limit <= 0:
             return []
         query = as_vector(vector, self.dim)
-        (found,) = _past_ties(lambda fetch: (self._query(query, flt, fetch),), limit)
-        return found
+        return _settled(lambda fetch: self._query(query, flt, fetch), limit)
 
     @abstractmethod
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
@@ -304,29 +307,47 @@ class VectorIndex(ABC):
     def hybrid(
         self, vector: Vector, terms: Terms, flt: SearchFilter, limit: int
     ) -> tuple[list[Hit], list[Hit]]:
-        """The `limit` best points of one tenant by cosine, and by words: one call to the
-        engine for both (a collection made with `lexical`).
+        """The `limit` best points of one tenant by cosine, and by words: one request to
+        the engine for both (a collection made with `lexical`).
 
         The lexical score is BM25: the points' term weights times the query terms' IDF
         over the points `flt` keeps (the user's own chunks under the request's filters,
         so the statistics are the user's); each lexical hit also carries its cosine to
         `vector`, so a fusion knows both scores of every candidate. Both lists are in
-        `search`'s order, ties by id, each read past `limit` while its boundary is tied.
+        `search`'s order, ties by id, each read past `limit` while its boundary is tied
+        (a list alone: chat turns tie in BM25 far more often than in cosine).
         """
         if not self.lexical:
             raise ValueError(f"{type(self).__name__} was opened without lexical terms")
         if limit <= 0:
             return [], []
         query = as_vector(vector, self.dim)
-        dense, lexical = _past_ties(lambda fetch: self._both(query, terms, flt, fetch), limit)
-        return dense, lexical
+        if not terms.indices:  # a query of stopwords alone matches no words
+            return self.search(query, flt, limit), []
+        fetch = FIRST_READ * limit + 1
+        first_dense, first_words = self._both(query, terms, flt, fetch)
+        dense = _settled(lambda n: self._query(query, flt, n), limit, (fetch, first_dense))
+        words = _settled(lambda n: self._words(terms, flt, n), limit, (fetch, first_words))
+        cosine = {h.id: h.score for h in dense}
+        if missing := [h.id for h in words if h.id not in cosine]:
+            cosine |= self._cosines(query, flt, missing)
+        return dense, [Hit(h.id, h.score, cosine.get(h.id)) for h in words]
 
     @abstractmethod
     def _both(
         self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
     ) -> tuple[list[Hit], list[Hit]]:
-        """The engine's own dense and lexical top-`limit`, in one request (the lexical
-        hits with their cosine: `lexical_hits`)."""
+        """The engine's own dense and lexical top-`limit` (`_query` and `_words`), in one
+        request."""
+
+    @abstractmethod
+    def _words(self, terms: Terms, flt: SearchFilter, limit: int) -> list[Hit]:
+        """The engine's own lexical top-`limit`: BM25 with the IDF of the points `flt` keeps."""
+
+    @abstractmethod
+    def _cosines(self, vector: list[float], flt: SearchFilter, ids: list[str]) -> dict[str, float]:
+        """The cosine to `vector` of each of the points `ids` that `flt` keeps: a dense
+        search among those points alone, cheaper than reading their vectors back."""
 
     def _terms_of(self, point: Point) -> Terms | None:
         """The terms a point is stored with: its own in a collection that matches words
@@ -364,32 +385,23 @@ def scored_hits(points: Iterable[Any]) -> list[Hit]:
     return [Hit(str(p.id), float(p.score)) for p in points]
 
 
-def lexical_hits(query: list[float], points: Iterable[Any]) -> list[Hit]:
-    """Scored points of the lexical half, read with their dense vectors, as hits that know
-    their cosine to the (unit) `query` too: stored vectors are unit length."""
-    found = list(points)
-    if not found:
-        return []
-    vectors = np.asarray([_dense(p.vector) for p in found], dtype=np.float32)
-    cosines = vectors @ np.asarray(query, dtype=np.float32)
-    return [Hit(str(p.id), float(p.score), float(c)) for p, c in zip(found, cosines, strict=True)]
-
-
-def _past_ties(
-    fetch_lists: Callable[[int], tuple[list[Hit], ...]], limit: int
-) -> tuple[list[Hit], ...]:
-    """Each list `fetch_lists(n)` returns, in `search`'s order and cut at `limit`: read
-    past `limit`, doubling, while any list's run of equal scores crosses the cut (up to
-    `MAX_TIE_FETCH` extra points), so which tied points make it is the data's choice."""
-    fetch = limit + 1
+def _settled(
+    fetch_list: Callable[[int], list[Hit]],
+    limit: int,
+    first: tuple[int, list[Hit]] | None = None,
+) -> list[Hit]:
+    """The list `fetch_list(n)` returns, in `search`'s order and cut at `limit`: read past
+    `limit`, doubling, while its run of equal scores crosses the cut (up to
+    `MAX_TIE_FETCH` extra points), so which tied points make it is the data's choice.
+    `first` is a read already made: how many were asked, and what came."""
+    fetch, found = first if first is not None else (limit + 1, fetch_list(limit + 1))
     while True:
-        lists = tuple(sorted(found, key=_rank) for found in fetch_lists(fetch))
-        tied = any(
-            len(found) == fetch and found[-1].score == found[limit - 1].score for found in lists
-        )
+        found = sorted(found, key=_rank)
+        tied = len(found) == fetch and found[-1].score == found[limit - 1].score
         if not tied or fetch >= limit + MAX_TIE_FETCH:
-            return tuple(found[:limit] for found in lists)
+            return found[:limit]
         fetch = min(2 * fetch, limit + MAX_TIE_FETCH)
+        found = fetch_list(fetch)
 
 
 def _rank(hit: Hit) -> tuple[float, str]:

@@ -175,34 +175,25 @@ class EdgeIndex(VectorIndex):
     def _both(
         self, vector: list[float], terms: Terms, flt: SearchFilter, limit: int
     ) -> tuple[list[Hit], list[Hit]]:
-        """Both halves in one batch, then the cosine of the lexical finds the dense half
-        did not return, by a dense search of those points alone: in process that costs a
-        tenth of reading their vectors back into Python."""
         where = _filter(flt)
         dense = qe.QueryRequest(
             limit=limit, query=qe.Query.Nearest(vector, using=DENSE_VECTOR), filter=where
         )
-        if not terms.indices:  # a query of stopwords alone matches no words
-            return scored_hits(self._live().query(dense)), []
-        lexical = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(
-                qe.SparseVector(terms.indices, terms.values), using=LEXICAL_VECTOR
-            ),
-            filter=where,
-            params=qe.SearchParams(idf=qe.IdfParams(corpus=where)),
+        by_meaning, by_words = self._live().query_batch(
+            qe.QueryBatchRequest([dense, _lexical(terms, where, limit)])
         )
-        by_meaning, by_words = self._live().query_batch(qe.QueryBatchRequest([dense, lexical]))
-        cosine = {str(p.id): float(p.score) for p in by_meaning}
-        if missing := {p.id for p in by_words if str(p.id) not in cosine}:
-            request = qe.QueryRequest(
-                limit=len(missing),
-                query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
-                filter=_filter(flt, among=missing),
-            )
-            cosine.update((str(p.id), float(p.score)) for p in self._live().query(request))
-        words = [Hit(str(p.id), float(p.score), cosine.get(str(p.id))) for p in by_words]
-        return scored_hits(by_meaning), words
+        return scored_hits(by_meaning), scored_hits(by_words)
+
+    def _words(self, terms: Terms, flt: SearchFilter, limit: int) -> list[Hit]:
+        return scored_hits(self._live().query(_lexical(terms, _filter(flt), limit)))
+
+    def _cosines(self, vector: list[float], flt: SearchFilter, ids: list[str]) -> dict[str, float]:
+        request = qe.QueryRequest(
+            limit=len(ids),
+            query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
+            filter=_filter(flt, among={point_id(i) for i in ids}),
+        )
+        return {h.id: h.score for h in scored_hits(self._live().query(request))}
 
     # --- lifetime -----------------------------------------------------------
 
@@ -233,6 +224,16 @@ class EdgeIndex(VectorIndex):
         if shard is None:
             raise RuntimeError(f"the embedded vector index at {self.path} is closed")
         return shard
+
+
+def _lexical(terms: Terms, where: qe.Filter, limit: int) -> qe.QueryRequest:
+    """BM25 over the points `where` keeps, with their IDF (the user's own statistics)."""
+    return qe.QueryRequest(
+        limit=limit,
+        query=qe.Query.Nearest(qe.SparseVector(terms.indices, terms.values), using=LEXICAL_VECTOR),
+        filter=where,
+        params=qe.SearchParams(idf=qe.IdfParams(corpus=where)),
+    )
 
 
 def _vectors(dense: list[float], terms: Terms | None) -> dict[str, Any]:

@@ -38,7 +38,6 @@ from pipeline.vectors.base import (
     VectorIndex,
     as_vectors,
     batched,
-    lexical_hits,
     point_id,
     points_in_order,
     scored_hits,
@@ -177,25 +176,31 @@ class ServerIndex(VectorIndex):
         dense = models.QueryRequest(
             query=vector, using=DENSE_VECTOR, filter=where, limit=limit, with_payload=False
         )
-        requests = [dense]
-        if terms.indices:  # a query of stopwords alone matches no words
-            sparse = models.SparseVector(indices=terms.indices, values=terms.values)
-            requests.append(
-                models.QueryRequest(
-                    query=sparse,
-                    using=LEXICAL_VECTOR,
-                    filter=where,
-                    params=models.SearchParams(idf=models.IdfCorpusParams(corpus=where)),
-                    limit=limit,
-                    with_payload=False,
-                    # one round trip: the cosine of each lexical find is computed here
-                    with_vector=[DENSE_VECTOR],
-                )
-            )
         with self._call():
-            responses = self.client.query_batch_points(self.collection, requests=requests)
-        words = lexical_hits(vector, responses[1].points) if len(responses) > 1 else []
-        return scored_hits(responses[0].points), words
+            by_meaning, by_words = self.client.query_batch_points(
+                self.collection, requests=[dense, _lexical(terms, where, limit)]
+            )
+        return scored_hits(by_meaning.points), scored_hits(by_words.points)
+
+    def _words(self, terms: Terms, flt: SearchFilter, limit: int) -> list[Hit]:
+        with self._call():
+            (found,) = self.client.query_batch_points(
+                self.collection, requests=[_lexical(terms, _filter(flt), limit)]
+            )
+        return scored_hits(found.points)
+
+    def _cosines(self, vector: list[float], flt: SearchFilter, ids: list[str]) -> dict[str, float]:
+        among = _filter(flt, among=[point_id(i) for i in ids])
+        with self._call():
+            response = self.client.query_points(
+                self.collection,
+                query=vector,
+                using=DENSE_VECTOR,
+                query_filter=among,
+                limit=len(ids),
+                with_payload=False,
+            )
+        return {h.id: h.score for h in scored_hits(response.points)}
 
     # --- lifetime -----------------------------------------------------------
 
@@ -305,10 +310,25 @@ def _index_schema(kind: IndexKind) -> models.PayloadSchemaParams:
     )
 
 
-def _filter(flt: SearchFilter) -> models.Filter:
+def _lexical(terms: Terms, where: models.Filter, limit: int) -> models.QueryRequest:
+    """BM25 over the points `where` keeps, with their IDF (the user's own statistics)."""
+    return models.QueryRequest(
+        query=models.SparseVector(indices=terms.indices, values=terms.values),
+        using=LEXICAL_VECTOR,
+        filter=where,
+        params=models.SearchParams(idf=models.IdfCorpusParams(corpus=where)),
+        limit=limit,
+        with_payload=False,
+    )
+
+
+def _filter(flt: SearchFilter, among: list[models.ExtendedPointId] | None = None) -> models.Filter:
+    """`flt` as Qdrant's filter; with `among`, only those points."""
     must: list[models.Condition] = [
         models.FieldCondition(key="tenant", match=models.MatchValue(value=flt.tenant))
     ]
+    if among is not None:
+        must.append(models.HasIdCondition(has_id=among))
     if flt.since_ts is not None:
         must.append(models.FieldCondition(key="ts", range=models.Range(gte=flt.since_ts)))
     if flt.sources:
