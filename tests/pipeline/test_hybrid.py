@@ -75,7 +75,7 @@ def test_every_lexical_find_knows_its_cosine_whether_or_not_the_dense_half_found
 def test_words_that_tie_past_the_first_read_are_cut_by_id(index: VectorIndex) -> None:
     same = [f"pizza night {n}" for n in range(20)]  # one term each, equal lengths: one score
     ids = put(index, "1:1", [*FILLER, *same])[len(FILLER) :]
-    dense, lexical = index.hybrid(vector(0), TERMS.query("pizza"), SearchFilter("1:1"), 3)
+    _, lexical = index.hybrid(vector(0), TERMS.query("pizza"), SearchFilter("1:1"), 3)
     assert [h.id for h in lexical] == sorted(ids)[:3]  # a run of 20 ties, longer than a read
     assert all(h.cosine is not None for h in lexical)
 
