@@ -46,12 +46,14 @@ def fuse(lexical: np.ndarray, dense: np.ndarray, weight: float = 0.5) -> np.ndar
 
 
 def shipped(lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
-    """The system's own fusion (`pipeline.retrieval.search.fuse`) on the same candidates:
-    each side's top DEPTH, BM25 where it found a term."""
+    """The system's own fusion (`pipeline.retrieval.search.fuse`, its share of each side
+    set per query by `lexical_weight`) on the same candidates: each side's top DEPTH,
+    BM25 where it found a term."""
     by_meaning = [(f"{i:09d}", float(dense[i])) for i in top(dense)]
     by_words = [(f"{i:09d}", float(lexical[i])) for i in top(lexical) if lexical[i] > 0]
+    weight = search.lexical_weight([s for _, s in by_meaning], [s for _, s in by_words])
     scores = np.full(len(lexical), -np.inf)
-    for pid, score in search.fuse(by_meaning, by_words):
+    for pid, score in search.fuse(by_meaning, by_words, weight):
         scores[int(pid)] = score
     return scores
 
