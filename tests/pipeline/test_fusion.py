@@ -8,6 +8,7 @@ from pipeline.retrieval.search import HEAD, MAX_LEXICAL_WEIGHT, fuse, lexical_we
 
 W = 0.3  # a lexical share, as `lexical_weight` may give
 
+
 def test_the_lexical_side_lifts_a_close_dense_second() -> None:
     dense = [("a", 0.62), ("b", 0.60), ("z", 0.20)]
     lexical = [("b", 9.0), ("c", 3.0)]
