@@ -10,7 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api_gateway import errors, openapi
+from api_gateway import errors, metrics, openapi
 from api_gateway.backpressure import BacklogGauge
 from api_gateway.callers import Callers, Sources
 from api_gateway.deps import Gateway
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,  # `/v1/end-users/` is a 404 in the envelope, not an empty 307
     )
     errors.install(app)
+    metrics.instrument(app)
     app.add_middleware(BodyLimit, max_bytes=settings.gateway.max_body_bytes)
     app.add_middleware(RequestContext)  # outermost: its headers reach the 500 envelope too
     for router in (
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_endpoints.router,
         webhooks.router,
         reprocess.router,
+        metrics.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]

@@ -204,6 +204,20 @@ class ReadsSettings(BaseModel):
         return self
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics. Under `persona run` the gateway's `GET /metrics` serves every
+    process's (PROMETHEUS_MULTIPROC_DIR, which it sets); elsewhere each process serves
+    its own."""
+
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Where a worker serves its own metrics when no PROMETHEUS_MULTIPROC_DIR "
+        "gathers them for the gateway (the distributed shape); unset: not served.",
+    )
+
+
 class ReindexSettings(BaseModel):
     keep_old_s: float = Field(
         default=86400.0,
@@ -382,6 +396,7 @@ class Settings(BaseSettings):
     webhooks: WebhooksSettings = WebhooksSettings()
     reindex: ReindexSettings = ReindexSettings()
     reads: ReadsSettings = ReadsSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("bootstrap_key")
     @classmethod

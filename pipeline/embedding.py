@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from pipeline import models
 from pipeline.config import EmbeddingSettings
+from pipeline.metrics import EMBED_BATCH, EMBED_SECONDS, TEXTS_EMBEDDED
 from pipeline.models import MINILM, ModelSpec
 
 _registering = threading.Lock()
@@ -125,5 +126,9 @@ class Embedder:
         """One unit-length float32 row of `dim` values per text, in order."""
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        vectors = list(self._model.embed(texts, batch_size=self.batch_size))
+        name = self.model.name
+        with EMBED_SECONDS.labels(name).time():
+            vectors = list(self._model.embed(texts, batch_size=self.batch_size))
+        TEXTS_EMBEDDED.labels(name).inc(len(texts))
+        EMBED_BATCH.labels(name).observe(len(texts))
         return np.asarray(vectors, dtype=np.float32)

@@ -29,6 +29,7 @@ from pipeline.chunking import Piece, Source, header
 from pipeline.db.models import Chunk, Item
 from pipeline.embedding import Embedder
 from pipeline.generations import Generation
+from pipeline.metrics import INDEX_SECONDS
 from pipeline.vectors import Point, VectorIndex, chunk_point_id, tenant_key
 from pipeline.vectors.terms import TermEncoder
 
@@ -204,10 +205,11 @@ def place(
         )
         if r.ordinal >= new_counts[r.item_id]
     ]
-    index.upsert([point for *_, point in placed])
-    if stale:
-        index.delete(stale)
-    index.flush()  # durable before the rows say the items are indexed
+    with INDEX_SECONDS.labels("upsert").time():
+        index.upsert([point for *_, point in placed])
+        if stale:
+            index.delete(stale)
+        index.flush()  # durable before the rows say the items are indexed
     session.execute(
         delete(Chunk).where(
             Chunk.item_id.in_(list(new_counts)), Chunk.generation_id == generation_id

@@ -33,6 +33,7 @@ from pipeline.local.model_build import build_model
 from pipeline.local.supervisor import (
     beat_command,
     gateway_command,
+    metrics_folder,
     reads_socket,
     worker_command,
 )
@@ -205,8 +206,14 @@ class System:
     _logs: int = 0
 
     def env(self) -> dict[str, str]:
-        reads = reads_socket(self.data_dir)  # as `persona run` does
-        mine = {"PERSONA_READS_LISTEN": reads, "PERSONA_READS_URL": reads} | self.env_extra
+        reads = reads_socket(self.data_dir)  # as `persona run` does, and its metrics folder
+        metrics = metrics_folder(self.data_dir)
+        metrics.mkdir(parents=True, exist_ok=True)
+        mine = {
+            "PERSONA_READS_LISTEN": reads,
+            "PERSONA_READS_URL": reads,
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+        } | self.env_extra
         return self.services.env(
             self.redis_db,
             PERSONA_DATA_DIR=str(self.data_dir),

@@ -37,6 +37,7 @@ TASK_MODULES = [
     "workers.tasks.webhooks",
     "workers.tasks.reprocess",
     "workers.reads",  # no tasks: the direct read server, started with the worker
+    "workers.metrics",  # no tasks: task counts and durations, from Celery's signals
 ]
 
 

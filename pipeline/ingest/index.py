@@ -37,6 +37,7 @@ from pipeline.db.engine import session_scope
 from pipeline.db.models import ITEM_INDEX_SEQ, Item
 from pipeline.errors import Retryable, transient_is_retryable
 from pipeline.generations import Generation
+from pipeline.metrics import ITEMS_INDEXED
 from pipeline.placing import ItemText, Owner
 from pipeline.runtime import Runtime
 from pipeline.status import ItemState, JobStatus
@@ -187,6 +188,7 @@ def _run(runtime: Runtime, job_id: str) -> Outcome:
     except Dropped as dropped:
         jobs.fail_now(runtime.engine, job_id, str(dropped))
         return Outcome(job_id, Ran.FAILED, reason=str(dropped))
+    ITEMS_INDEXED.labels("ingest").inc(len(work.items))
     log.info(
         "job %s: %d items, %d chunks in %.0f ms",
         job_id,

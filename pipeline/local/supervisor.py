@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +86,13 @@ def reads_socket(data_dir: Path) -> str:
     """Where the one worker of `persona run` serves reads directly, and the gateway asks
     (`workers.reads`): a socket in the data folder, which only its owner may open."""
     return f"{UNIX_SOCKET}{data_dir.resolve() / 'run' / 'reads.sock'}"
+
+
+def metrics_folder(data_dir: Path) -> Path:
+    """Where every process of `persona run` writes its Prometheus metrics, for the
+    gateway's `GET /metrics` to add up (PROMETHEUS_MULTIPROC_DIR); emptied at each start,
+    since the files of processes gone would count twice."""
+    return data_dir.resolve() / "run" / "metrics"
 
 
 def worker_command(settings: Settings, queues: list[str] | None = None) -> list[str]:
@@ -239,6 +247,11 @@ class Supervisor:
         if self.settings.reads.listen is None and self.settings.reads.url is None:
             where = reads_socket(self.data_dir)
             self.env["PERSONA_READS_LISTEN"] = self.env["PERSONA_READS_URL"] = where
+        if "PROMETHEUS_MULTIPROC_DIR" not in self.env:
+            folder = metrics_folder(self.data_dir)
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(mode=0o700, parents=True)
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         fd = self.listen()
         self._manage(
             App("gateway", gateway_command(self.settings, fd), signal.SIGTERM, 15.0, (fd,))

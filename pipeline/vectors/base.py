@@ -55,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.errors import PersonaError
+from pipeline.metrics import INDEX_SECONDS
 
 DENSE_VECTOR = "dense"
 """Name of the dense vector on every point."""
@@ -298,7 +299,8 @@ class VectorIndex(ABC):
         if limit <= 0:
             return []
         query = as_vector(vector, self.dim)
-        return _settled(lambda fetch: self._query(query, flt, fetch), limit)
+        with INDEX_SECONDS.labels("search").time():
+            return _settled(lambda fetch: self._query(query, flt, fetch), limit)
 
     @abstractmethod
     def _query(self, vector: list[float], flt: SearchFilter, limit: int) -> list[Hit]:
@@ -324,6 +326,12 @@ class VectorIndex(ABC):
         query = as_vector(vector, self.dim)
         if not terms.indices:  # a query of stopwords alone matches no words
             return self.search(query, flt, limit), []
+        with INDEX_SECONDS.labels("hybrid").time():
+            return self._hybrid(query, terms, flt, limit)
+
+    def _hybrid(
+        self, query: list[float], terms: Terms, flt: SearchFilter, limit: int
+    ) -> tuple[list[Hit], list[Hit]]:
         fetch = FIRST_READ * limit + 1
         first_dense, first_words = self._both(query, terms, flt, fetch)
         dense = _settled(lambda n: self._query(query, flt, n), limit, (fetch, first_dense))
