@@ -37,7 +37,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml $(SDK)/pyproject.toml
 	$(UV) pip install --python $(BIN)/python --quiet -r requirements.lock
-	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . -e $(SDK) $(WEIGHTS)
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e . -e "$(SDK)[mcp,cli]" $(WEIGHTS)
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP) ## Create .venv and install the locked dependencies

@@ -27,8 +27,10 @@ The flows, each a package whose modules are its steps in order:
 - `retrieval/`: `lexical` + `search` → `answers`;
 - `summaries/`: per-purpose summaries, precomputed when ingestion settles;
 - `erasure/`: `request` (gateway) → `run` (worker), proved by `footprint`.
+- `export`: everything held about one user, as lines (the right of access).
 
 `llm` is the optional OpenAI-compatible edge of answers and summaries;
-`logs` the logging set-up. `local/` runs the whole stack on one machine
+`logs` the logging set-up; `metrics` what the pipeline counts for Prometheus and
+`system_state` the gauges read at scrape time. `local/` runs the whole stack on one machine
 (`persona run`, the embedded servers, the model build) and is not the product.
 """

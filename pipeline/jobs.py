@@ -7,6 +7,8 @@ message finds a finished job and does nothing.
 
 from __future__ import annotations
 
+import base64
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,9 +18,9 @@ from ulid import ULID
 
 from pipeline.db.engine import session_scope
 from pipeline.db.models import Job
-from pipeline.errors import NotFound
+from pipeline.errors import InvalidInput, NotFound
 from pipeline.reprocess import progress
-from pipeline.schemas import JobCounts, JobOut
+from pipeline.schemas import JobCounts, JobList, JobOut
 from pipeline.status import EventType, JobKind, JobStatus
 from pipeline.webhooks import outbox
 
@@ -215,6 +217,11 @@ def get(session: Session, org_id: int, job_id: str) -> JobOut:
     ).scalar_one_or_none()
     if job is None:
         raise NotFound(f"No job found with ID {job_id}")
+    return view(job)
+
+
+def view(job: Job) -> JobOut:
+    """A job row as the wire shows it."""
     return JobOut(
         job_id=job.id,
         kind=job.kind,
@@ -230,3 +237,51 @@ def get(session: Session, org_id: int, job_id: str) -> JobOut:
         result=job.result,
         progress=progress.view(job.progress),
     )
+
+
+_CURSOR = re.compile(r"^[0-9A-Za-z]{26}$")
+
+
+def _cursor(job_id: str) -> str:
+    """Opaque to the client: the last job id of a page, wrapped so it is not taken for one."""
+    return base64.urlsafe_b64encode(f"jobs:{job_id}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> str:
+    """The job id a cursor from `_cursor` names; INVALID_REQUEST for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    job_id = raw.removeprefix("jobs:")
+    if not raw.startswith("jobs:") or not _CURSOR.match(job_id):
+        raise InvalidInput("Invalid cursor: pass the next_cursor of a previous page")
+    return job_id
+
+
+def listing(
+    session: Session,
+    org_id: int,
+    *,
+    status: JobStatus | None = None,
+    user_id: str | None = None,
+    kind: JobKind | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> JobList:
+    """The organization's jobs, newest first (ids are ULIDs: they sort by creation), one
+    page of `limit` after `cursor`. Keyset paging: a page costs the same however deep,
+    and a job created meanwhile never shifts a later page."""
+    query = select(Job).where(Job.org_id == org_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if user_id is not None:
+        query = query.where(Job.user_id == user_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    if cursor is not None:
+        query = query.where(Job.id < _after(cursor))
+    found = list(session.execute(query.order_by(Job.id.desc()).limit(limit + 1)).scalars())
+    page = found[:limit]
+    more = len(found) > limit
+    return JobList(jobs=[view(j) for j in page], next_cursor=_cursor(page[-1].id) if more else None)

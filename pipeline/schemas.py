@@ -296,6 +296,15 @@ class JobOut(BaseModel):
     )
 
 
+class JobList(BaseModel):
+    """One page of `GET /jobs`, newest first."""
+
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; none on the last page."
+    )
+
+
 class ChunksRequest(Strict):
     model_config = ConfigDict(
         extra="forbid",

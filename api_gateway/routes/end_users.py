@@ -1,17 +1,19 @@
-"""Seed 003's `/v1/end-users`: the same users as `/register`, as a resource; and, for
-admins, what Persona holds of one of them in each store."""
+"""Seed 003's `/v1/end-users`: the same users as `/register`, as a resource; everything
+Persona holds about one of them (`/export`, the right of access); and, for admins, what
+is stored of one of them in each store."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
+from fastapi.responses import StreamingResponse
 
 from api_gateway.bodies import BodyRoute
 from api_gateway.deps import Admin, DispatchDep, GatewayDep, Reader, SessionDep, Writer
 from api_gateway.params import UserIdPath
 from api_gateway.responses import errors
-from pipeline import users
+from pipeline import export, users
 from pipeline.db.engine import session_scope
 from pipeline.db.models import User
 from pipeline.messages import Footprint, Task
@@ -94,3 +96,27 @@ def footprint(
     deletion removes (`POST /delete`), counted the same way its report counts them."""
     counts = dispatcher.call(Task.FOOTPRINT, Footprint(org_id=caller.org_id, user_pk=user_pk))
     return UserFootprint(user_id=user_id, **counts)
+
+
+NDJSON = "application/x-ndjson"
+
+
+@router.get(
+    "/{user_id}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+            "description": "One JSON object per line, each with a `kind`: `user` (first), "
+            "then every `item`, `summary` and `job` of the user.",
+        },
+        **errors(401, 403, 404, 500),
+    },
+    summary="Everything stored about an end user, as NDJSON",
+)
+def export_end_user(
+    gateway: GatewayDep, caller: Reader, user_id: str = UserIdPath
+) -> StreamingResponse:
+    """Streamed from PostgreSQL a page at a time; 404 before any line if there is no user."""
+    pk = export.user_pk(gateway.engine, caller.org_id, user_id)
+    return StreamingResponse(export.lines(gateway.engine, caller.org_id, pk), media_type=NDJSON)

@@ -37,7 +37,7 @@ CREATES = {("PUT", "/register"), ("POST", "/ingest"), ("POST", "/v1/end-users")}
 # Webhook sources and endpoints are made in the caller's own organization (an endpoint on
 # an address this machine cannot resolve is refused, 400); a listing shows only its own.
 OWN = {("POST", "/v1/sources"): {201}, ("POST", "/v1/webhook-endpoints"): {201, 400}}
-LISTS = {("GET", "/v1/sources"), ("GET", "/v1/webhook-endpoints")}
+LISTS = {("GET", "/v1/sources"), ("GET", "/v1/webhook-endpoints"), ("GET", "/jobs")}
 # A message to the victim's source, unsigned by its secret, is refused before anything.
 SIGNED = {("POST", "/webhooks/{source_id}")}
 # What every organization shares (the index generations) is the operator's alone.
@@ -189,6 +189,7 @@ def test_no_route_crosses_organizations(
         assert response.status_code == 200, response.text
         assert victim.source_id not in response.text
         assert victim.endpoint_id not in response.text
+        assert victim.job_id not in response.text
     elif (method, path) in OPERATOR:
         assert response.status_code == 403, response.text
     elif (method, path) in SIGNED:

@@ -8,11 +8,13 @@ tests/clients/test_operations_drift.py holds the two to the same methods.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -61,6 +63,11 @@ class AsyncPersona:
 
     async def send(self, call: Call[T]) -> T:
         """Send `call`, retrying as `retries` allows; its answer, or the error raised."""
+        if call.sink is not None:
+            async with self._streamed(call) as response:
+                async for chunk in response.aiter_bytes():
+                    call.sink.write(chunk)
+            return call.parse(response)
         attempt = 0
         while True:
             attempt += 1
@@ -75,6 +82,27 @@ class AsyncPersona:
             wait = self.retries.delay(attempt, response)
             if wait is None:
                 raise error_for(response)
+            await asyncio.sleep(wait)
+
+    @asynccontextmanager
+    async def _streamed(self, call: Call[Any]) -> AsyncIterator[httpx.Response]:
+        """`call`'s successful answer, its body not yet read, retried as `send` retries."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._http.stream(
+                    **request_args(self.base_url, self._headers, call)
+                ) as response:
+                    if response.is_success:
+                        yield response
+                        return
+                    await response.aread()
+                    wait = self.retries.delay(attempt, response)
+                    if wait is None:
+                        raise error_for(response)
+            except httpx.TransportError as exc:
+                raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
             await asyncio.sleep(wait)
 
     # Health
@@ -123,6 +151,18 @@ class AsyncPersona:
         """What is stored of the user, store by store (admin key)."""
         return await self.send(calls.footprint(user_id))
 
+    async def export_user(self, user_id: str, out: IO[bytes]) -> int:
+        """Everything held about the user, as NDJSON written to `out` (a binary file) as
+        it arrives; returns the number of lines (`GET /v1/end-users/{user_id}/export`)."""
+        return await self.send(calls.export_user(user_id, out))
+
+    async def iter_export(self, user_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The same export, one record (a dict with its `kind`) at a time."""
+        async with self._streamed(calls.export_lines(user_id)) as response:
+            async for line in response.aiter_lines():
+                if line:
+                    yield json.loads(line)
+
     # Ingestion and jobs
 
     async def ingest(
@@ -161,6 +201,34 @@ class AsyncPersona:
     async def get_job(self, job_id: str) -> models.JobOut:
         """A job's state, counts, timings and result (`GET /jobs/{job_id}`)."""
         return await self.send(calls.get_job(job_id))
+
+    async def list_jobs(
+        self,
+        status: models.JobStatus | str | None = None,
+        user_id: str | None = None,
+        kind: models.JobKind | str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> models.JobList:
+        """One page of the organization's jobs, newest first (`GET /jobs`)."""
+        return await self.send(calls.list_jobs(status, user_id, kind, cursor, limit))
+
+    async def iter_jobs(
+        self,
+        status: models.JobStatus | str | None = None,
+        user_id: str | None = None,
+        kind: models.JobKind | str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[models.JobOut]:
+        """Every matching job, newest first, following `next_cursor` page by page."""
+        cursor = None
+        while True:
+            page = await self.list_jobs(status, user_id, kind, cursor, limit)
+            for job in page.jobs:
+                yield job
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def wait_for_job(
         self,

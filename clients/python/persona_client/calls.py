@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -52,6 +52,8 @@ class Call(Generic[T]):
     params: dict[str, Any] | None = None
     body: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    sink: IO[bytes] | None = None
+    """Where a streamed answer's body goes as it arrives (`parse` then reads no body)."""
 
 
 def encode(value: Any) -> bytes:
@@ -144,6 +146,36 @@ def delete_user(user_id: str) -> Call[models.DeleteResponse]:
     return Call("DELETE", path, reader(models.DeleteResponse))
 
 
+NDJSON = {"Accept": "application/x-ndjson"}
+
+
+class LineCounter:
+    """A binary sink that counts the lines written through it."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.lines = out, 0
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        return self.out.write(data)
+
+
+@operation("GET", "/v1/end-users/{user_id}/export")
+def export_user(user_id: str, out: IO[bytes]) -> Call[int]:
+    """Everything held about the user, as NDJSON lines written to `out` as they arrive;
+    the call's answer is the number of lines."""
+    counter = LineCounter(out)
+    path = _path("/v1/end-users/{user_id}/export", user_id=user_id)
+    sink: Any = counter  # has the one method a sink needs
+    return Call("GET", path, lambda response: counter.lines, headers=NDJSON, sink=sink)
+
+
+def export_lines(user_id: str) -> Call[None]:
+    """The same request, for a client that reads the lines itself (`iter_export`)."""
+    path = _path("/v1/end-users/{user_id}/export", user_id=user_id)
+    return Call("GET", path, _nothing, headers=NDJSON)
+
+
 @operation("GET", "/v1/end-users/{user_id}/footprint")
 def footprint(user_id: str) -> Call[models.UserFootprint]:
     path = _path("/v1/end-users/{user_id}/footprint", user_id=user_id)
@@ -182,6 +214,19 @@ def _plain(item: BaseModel | Mapping[str, Any]) -> Any:
 @operation("GET", "/jobs/{job_id}")
 def get_job(job_id: str) -> Call[models.JobOut]:
     return Call("GET", _path("/jobs/{job_id}", job_id=job_id), reader(models.JobOut))
+
+
+@operation("GET", "/jobs")
+def list_jobs(
+    status: models.JobStatus | str | None = None,
+    user_id: str | None = None,
+    kind: models.JobKind | str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Call[models.JobList]:
+    given = {"status": status, "user_id": user_id, "kind": kind, "cursor": cursor, "limit": limit}
+    params = {k: str(v) for k, v in given.items() if v is not None}
+    return Call("GET", "/jobs", reader(models.JobList), params=params)
 
 
 @operation("POST", "/webhooks/{source_id}")

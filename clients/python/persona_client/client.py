@@ -8,12 +8,14 @@ into its generated model, raise the error of a failed answer, and retry what
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -62,6 +64,11 @@ class Persona:
 
     def send(self, call: Call[T]) -> T:
         """Send `call`, retrying as `retries` allows; its answer, or the error raised."""
+        if call.sink is not None:
+            with self._streamed(call) as response:
+                for chunk in response.iter_bytes():
+                    call.sink.write(chunk)
+            return call.parse(response)
         attempt = 0
         while True:
             attempt += 1
@@ -74,6 +81,27 @@ class Persona:
             wait = self.retries.delay(attempt, response)
             if wait is None:
                 raise error_for(response)
+            time.sleep(wait)
+
+    @contextmanager
+    def _streamed(self, call: Call[Any]) -> Iterator[httpx.Response]:
+        """`call`'s successful answer, its body not yet read, retried as `send` retries."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._http.stream(
+                    **request_args(self.base_url, self._headers, call)
+                ) as response:
+                    if response.is_success:
+                        yield response
+                        return
+                    response.read()
+                    wait = self.retries.delay(attempt, response)
+                    if wait is None:
+                        raise error_for(response)
+            except httpx.TransportError as exc:
+                raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
             time.sleep(wait)
 
     # Health
@@ -122,6 +150,18 @@ class Persona:
         """What is stored of the user, store by store (admin key)."""
         return self.send(calls.footprint(user_id))
 
+    def export_user(self, user_id: str, out: IO[bytes]) -> int:
+        """Everything held about the user, as NDJSON written to `out` (a binary file) as
+        it arrives; returns the number of lines (`GET /v1/end-users/{user_id}/export`)."""
+        return self.send(calls.export_user(user_id, out))
+
+    def iter_export(self, user_id: str) -> Iterator[dict[str, Any]]:
+        """The same export, one record (a dict with its `kind`) at a time."""
+        with self._streamed(calls.export_lines(user_id)) as response:
+            for line in response.iter_lines():
+                if line:
+                    yield json.loads(line)
+
     # Ingestion and jobs
 
     def ingest(
@@ -160,6 +200,33 @@ class Persona:
     def get_job(self, job_id: str) -> models.JobOut:
         """A job's state, counts, timings and result (`GET /jobs/{job_id}`)."""
         return self.send(calls.get_job(job_id))
+
+    def list_jobs(
+        self,
+        status: models.JobStatus | str | None = None,
+        user_id: str | None = None,
+        kind: models.JobKind | str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> models.JobList:
+        """One page of the organization's jobs, newest first (`GET /jobs`)."""
+        return self.send(calls.list_jobs(status, user_id, kind, cursor, limit))
+
+    def iter_jobs(
+        self,
+        status: models.JobStatus | str | None = None,
+        user_id: str | None = None,
+        kind: models.JobKind | str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[models.JobOut]:
+        """Every matching job, newest first, following `next_cursor` page by page."""
+        cursor = None
+        while True:
+            page = self.list_jobs(status, user_id, kind, cursor, limit)
+            yield from page.jobs
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def wait_for_job(self, job_id: str, timeout: float = 120.0) -> models.JobOut:
         """The job once it succeeded; JobFailed if it failed, JobTimeout after `timeout` s."""

@@ -326,6 +326,18 @@ class JobCounts(BaseModel):
     duplicates: Annotated[int, Field(title="Duplicates")]
 
 
+class JobKind(StrEnum):
+    """
+    What a job does; the sweeper re-publishes a lost job to the task of its kind.
+    """
+
+    ingest = "ingest"
+    delete = "delete"
+    reindex = "reindex"
+    verify = "verify"
+    rebuild = "rebuild"
+
+
 class JobProgress(BaseModel):
     """
     How far a long job (a reindex, a repair, a rebuild) has got.
@@ -785,3 +797,15 @@ class SourceList(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: Annotated[list[DeliveryOut], Field(title="Deliveries")]
+
+
+class JobList(BaseModel):
+    """
+    One page of `GET /jobs`, newest first.
+    """
+
+    jobs: Annotated[list[JobOut], Field(title="Jobs")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")]
+    """
+    Pass as `cursor` for the next page; none on the last page.
+    """
