@@ -25,7 +25,7 @@ from api_gateway import limits
 from api_gateway.backpressure import BacklogGauge, check_backlog
 from api_gateway.callers import Callers, Sources
 from api_gateway.dispatch import Dispatcher
-from pipeline import keys
+from pipeline import context, keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
 from pipeline.errors import Unauthorized
@@ -119,6 +119,7 @@ def _caller(
     except Unauthorized:
         limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
         raise
+    context.bind(org=caller.principal.org_id)  # the request's log lines name its organization
     limits.admit(
         request, gateway.bucket, gateway.active_users, caller.principal.org_id, caller.limits
     )

@@ -10,10 +10,15 @@ A read of the retrieval queue goes straight to the worker that holds the index
 where `reads.url` names one (`workers.reads`: one HTTP request on a local socket,
 no broker and no result backend); while nothing answers there (a worker starting
 or restarting), it takes the queue, as every read did before.
+
+Either way the request's log context goes with the work (`pipeline.context`, in a
+task header or an HTTP header), with the ids the message names, so the worker's log
+lines of that work carry the request's id.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from typing import Any
@@ -24,6 +29,7 @@ from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from sqlalchemy.orm import Session
 
+from pipeline import context
 from pipeline.config import Settings, unix_socket_path
 from pipeline.db.engine import after_commit
 from pipeline.errors import Unavailable
@@ -38,9 +44,23 @@ def create_producer(settings: Settings) -> Celery:
     return app
 
 
+def context_of(message: Message) -> dict[str, str | int]:
+    """The current log context, with the ids `message` names (its job, organization, user)."""
+    named = {
+        "job_id": getattr(message, "job_id", None),
+        "org": getattr(message, "org_id", None),
+        "user_pk": getattr(message, "user_pk", None),
+    }
+    return context.current() | context.decode(named)
+
+
 def send(producer: Celery, task: Task, message: Message) -> str:
     """Publish `message` to the queue routed for `task`; returns the task id."""
-    return producer.send_task(task, kwargs=message.model_dump(mode="json")).id
+    return producer.send_task(
+        task,
+        kwargs=message.model_dump(mode="json"),
+        headers={context.HEADER: context_of(message)},
+    ).id
 
 
 def call(producer: Celery, task: Task, message: Message, timeout_s: float) -> Any:
@@ -51,7 +71,12 @@ def call(producer: Celery, task: Task, message: Message, timeout_s: float) -> An
     it answers "revoked" instead, which can arrive before Celery notices the deadline
     (it checks between waits of up to a second), and means the same: 503.
     """
-    result = producer.send_task(task, kwargs=message.model_dump(mode="json"), expires=timeout_s)
+    result = producer.send_task(
+        task,
+        kwargs=message.model_dump(mode="json"),
+        expires=timeout_s,
+        headers={context.HEADER: context_of(message)},
+    )
     try:
         reply = result.get(timeout=timeout_s, propagate=True)
     except (CeleryTimeout, TaskRevokedError) as exc:
@@ -82,7 +107,10 @@ def ask(client: httpx.Client, task: Task, message: Message, timeout_s: float) ->
         response = client.post(
             f"/reads/{task}",
             content=message.model_dump_json(),
-            headers={"Content-Type": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                context.HEADER: json.dumps(context_of(message), separators=(",", ":")),
+            },
             timeout=timeout_s,
         )
     except httpx.TimeoutException as exc:

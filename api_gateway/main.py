@@ -30,7 +30,7 @@ from api_gateway.routes import (
     webhook_endpoints,
     webhooks,
 )
-from pipeline import keys, keyspace
+from pipeline import keys, keyspace, telemetry
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import get_engine, session_scope
 from pipeline.limits import ActiveUsers, TokenBucket
@@ -64,7 +64,7 @@ def build(settings: Settings) -> Gateway:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,4 +116,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.openapi = partial(openapi.document, app)  # type: ignore[method-assign]
+    if telemetry.setup("persona-gateway"):
+        instrument_traces(app)
     return app
+
+
+def instrument_traces(app: FastAPI) -> None:
+    """A span per request (probes and metrics excepted, unless
+    `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` says otherwise), and the trace sent on with each
+    task (Celery's task headers; httpx carries it on the direct reads)."""
+    import os
+
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
+    CeleryInstrumentor().instrument()

@@ -17,6 +17,7 @@ from ulid import ULID
 
 from api_gateway import limits
 from api_gateway.errors import envelope
+from pipeline import context
 
 log = logging.getLogger("persona.gateway")
 
@@ -33,7 +34,11 @@ class RequestContext:
     """The outermost middleware. Stamps `X-Request-Id` (a ULID, or the caller's own if it
     is one) on every response, with the rate-limit headers authentication left in the
     request's state (`limits.admit`), and turns an unhandled exception into the
-    contract's 500 envelope, logged with the id: that answer carries both too."""
+    contract's 500 envelope, logged with the id: that answer carries both too.
+
+    The id is the request's log context (`pipeline.context`): every line logged while
+    serving it carries it, and so do the tasks it sends. One line per request ends it:
+    method, route template, status and time."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -63,24 +68,26 @@ class RequestContext:
                 ]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if not started:
-                response = envelope(
-                    "SERVER_ERROR", "Internal error; retry with exponential backoff", request_id
+        with context.bound({"request_id": request_id}):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("unhandled error")
+                if not started:
+                    response = envelope(
+                        "SERVER_ERROR", "Internal error; retry with exponential backoff", request_id
+                    )
+                    await response(scope, receive, send_with_id)
+            finally:
+                # The route's template, not its path: a path holds the client's user ids.
+                route = getattr(scope.get("route"), "path", "(no route)")
+                log.info(
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    route,
+                    status,
+                    (time.perf_counter() - t0) * 1000,
                 )
-                await response(scope, receive, send_with_id)
-        finally:
-            log.debug(
-                "%s %s %s %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - t0) * 1000,
-                extra={"request_id": request_id},
-            )
 
 
 class BodyLimit:

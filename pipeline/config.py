@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -382,6 +382,10 @@ class Settings(BaseSettings):
     )
     default_org: str = Field(default="default", description="Organization of the bootstrap key.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto",
+        description="Log lines as text or JSON; auto: text on a terminal, JSON otherwise.",
+    )
 
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()

@@ -34,6 +34,7 @@ from pipeline.local.supervisor import (
     beat_command,
     gateway_command,
     metrics_folder,
+    private_folder,
     reads_socket,
     worker_command,
 )
@@ -208,7 +209,7 @@ class System:
     def env(self) -> dict[str, str]:
         reads = reads_socket(self.data_dir)  # as `persona run` does, and its metrics folder
         metrics = metrics_folder(self.data_dir)
-        metrics.mkdir(parents=True, exist_ok=True)
+        private_folder(metrics)
         mine = {
             "PERSONA_READS_LISTEN": reads,
             "PERSONA_READS_URL": reads,

@@ -16,9 +16,12 @@ from typing import Any, TypeVar
 
 from celery import Celery, signals
 from celery import Task as CeleryTask
+from sqlalchemy import select
 
-from pipeline import heartbeat, jobs
+from pipeline import context, heartbeat, jobs, telemetry
 from pipeline.config import Settings, get_settings
+from pipeline.db.engine import session_scope
+from pipeline.db.models import Job
 from pipeline.errors import PersonaError, Retryable
 from pipeline.logs import configure_logging
 from pipeline.messages import Task, celery_config, error_reply, ok_reply
@@ -89,8 +92,29 @@ class _NoResults(logging.Filter):
         return True
 
 
-configure_logging(get_settings().log_level)
+@signals.before_task_publish.connect
+def send_context(headers: dict[str, Any], **_: object) -> None:
+    """A task this worker sends (a retry, a follow-up) goes on with the current log context."""
+    headers.setdefault(context.HEADER, context.current())
+
+
+@signals.task_prerun.connect
+def restore_context(task: CeleryTask, **_: object) -> None:
+    """A task's log lines carry the ids of the request that sent it (`pipeline.context`)."""
+    context.start(context.decode(getattr(task.request, context.HEADER, None)))
+
+
+@signals.task_postrun.connect
+def clear_context(**_: object) -> None:
+    context.clear()
+
+
+configure_logging(get_settings().log_level, get_settings().log_format)
 logging.getLogger("celery.app.trace").addFilter(_NoResults())
+if telemetry.setup("persona-worker"):
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    CeleryInstrumentor().instrument()  # a task's span continues the trace in its headers
 app = create_celery(get_settings())
 
 
@@ -101,6 +125,7 @@ def perform_job(task: CeleryTask, job_id: str, work: Callable[[Runtime, str], T]
     the task's retries are spent, then the job is failed; any other error fails the
     job at once: retrying would fail the same way and hold the queue.
     """
+    _bind_job(job_id)
     try:
         return work(runtime(), job_id)
     except Retryable as exc:
@@ -114,6 +139,15 @@ def perform_job(task: CeleryTask, job_id: str, work: Callable[[Runtime, str], T]
         log.exception("job %s failed", job_id)
         jobs.fail_now(runtime().engine, job_id, f"internal error ({type(exc).__name__})")
         raise
+
+
+def _bind_job(job_id: str) -> None:
+    """The job's ids on this task's log lines: the sweeper's re-sends carry no request's."""
+    with session_scope(runtime().engine) as session:
+        owner = session.execute(select(Job.org_id, Job.user_pk).where(Job.id == job_id)).first()
+    context.bind(job_id=job_id)
+    if owner is not None:
+        context.bind(org=owner.org_id, user_pk=owner.user_pk)
 
 
 def reply(read: Callable[[], Any]) -> dict[str, Any]:

@@ -34,7 +34,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from pipeline import context, telemetry
 from pipeline.config import Settings, get_settings, unix_socket_path
 from pipeline.messages import DIRECT_READS, Task
 from workers.tasks import retrieval, summaries
@@ -51,7 +53,7 @@ assert set(READS) == DIRECT_READS, "every direct read has its handler"
 MAX_SOCKET_PATH = 107  # bytes of sun_path, less its terminating NUL (Linux)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> ASGIApp:
     limiter = anyio.CapacityLimiter(settings.celery.worker_concurrency)
     token = settings.reads.token
     expected = f"Bearer {token.get_secret_value()}".encode() if token else None
@@ -64,10 +66,16 @@ def create_app(settings: Settings) -> Starlette:
         if handler is None:
             return JSONResponse({"detail": "no such read"}, status_code=404)
         payload = await request.json()
+        context.start(context.decode(request.headers.get(context.HEADER)))  # this request's
         answer = await anyio.to_thread.run_sync(lambda: handler(**payload), limiter=limiter)
         return JSONResponse(answer)
 
-    return Starlette(routes=[Route("/reads/{task}", read, methods=["POST"])])
+    app = Starlette(routes=[Route("/reads/{task}", read, methods=["POST"])])
+    if telemetry.setup("persona-worker"):  # a read's span continues the request's trace
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        return OpenTelemetryMiddleware(app)
+    return app
 
 
 def bind(listen: str) -> socket.socket:
@@ -78,6 +86,7 @@ def bind(listen: str) -> socket.socket:
         if len(os.fsencode(path)) > MAX_SOCKET_PATH:
             raise ValueError(f"the reads socket path is longer than {MAX_SOCKET_PATH} bytes")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # made by someone else first (the metrics folder's maker)
         path.unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # 0600 from the start: never a moment others may connect
@@ -103,7 +112,11 @@ class ReadServer:
         assert settings.reads.listen, "reads.listen says where to serve"
         self.listen = settings.reads.listen
         config = uvicorn.Config(
-            create_app(settings), log_level="warning", access_log=False, lifespan="off"
+            create_app(settings),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,  # the worker's logging, not uvicorn's own
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

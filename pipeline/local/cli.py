@@ -19,6 +19,8 @@ from pipeline.db.engine import get_engine, session_scope
 from pipeline.db.migrate import upgrade
 from pipeline.errors import PersonaError
 from pipeline.local import remote
+from pipeline.local.roles import Role
+from pipeline.local.roles import serve as serve_role
 from pipeline.logs import configure_logging
 from pipeline.webhooks import endpoints, sources
 from pipeline.webhooks.schemas import endpoint_out, source_out
@@ -68,7 +70,7 @@ def run() -> None:
     from pipeline.local.supervisor import run as run_system
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise typer.Exit(run_system(settings))
 
 
@@ -76,9 +78,22 @@ def run() -> None:
 def migrate() -> None:
     """Apply the database migrations (the pre-start step of a distributed deployment)."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.require_database_url())
     typer.echo("database is at the latest migration")
+
+
+@app.command()
+def serve(
+    role: Role,
+    queues: Annotated[list[str] | None, typer.Argument(help="A worker's queues.")] = None,
+) -> None:
+    """Run one process of the distributed shape (gateway, worker on QUEUES, beat) with the
+    command line `persona run` gives it: what deploy/ runs in each container."""
+    try:
+        serve_role(get_settings(), role, queues)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @keys_app.command("create")

@@ -88,6 +88,14 @@ def reads_socket(data_dir: Path) -> str:
     return f"{UNIX_SOCKET}{data_dir.resolve() / 'run' / 'reads.sock'}"
 
 
+def private_folder(folder: Path) -> None:
+    """`folder` and its parent (`DATA_DIR/run`, which also holds the reads socket) made
+    0700: only the user the system runs as may look inside."""
+    for path in (folder.parent, folder):
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)
+
+
 def metrics_folder(data_dir: Path) -> Path:
     """Where every process of `persona run` writes its Prometheus metrics, for the
     gateway's `GET /metrics` to add up (PROMETHEUS_MULTIPROC_DIR); emptied at each start,
@@ -250,7 +258,7 @@ class Supervisor:
         if "PROMETHEUS_MULTIPROC_DIR" not in self.env:
             folder = metrics_folder(self.data_dir)
             shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(mode=0o700, parents=True)
+            private_folder(folder)
             self.env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         fd = self.listen()
         self._manage(
