@@ -35,3 +35,9 @@ INDEX_SECONDS = Histogram(
     ["operation"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "persona_webhook_attempts",
+    "Outbound webhook delivery attempts, by the delivery's state after each "
+    "(succeeded, pending: to be retried, failed: given up)",
+    ["state"],
+)

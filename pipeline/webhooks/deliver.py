@@ -36,6 +36,7 @@ from pipeline.config import WebhooksSettings
 from pipeline.db.engine import session_scope
 from pipeline.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from pipeline.errors import InvalidInput
+from pipeline.metrics import WEBHOOK_ATTEMPTS
 from pipeline.status import DeliveryStatus
 from pipeline.webhooks import addresses, secrets
 
@@ -251,7 +252,9 @@ def attempt(
         return None
     answer = send(client, claimed, settings)
     with session_scope(engine) as session:
-        return record(session, claimed, answer, settings)
+        status = record(session, claimed, answer, settings)
+    WEBHOOK_ATTEMPTS.labels(status.value).inc()  # once the attempt is on record
+    return status
 
 
 def leased(engine: Engine, settings: WebhooksSettings) -> list[Due]:

@@ -4,8 +4,11 @@ the system's state, to an operator's key, naming no user."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +19,8 @@ from pipeline import keys
 from pipeline.db.engine import session_scope
 from tests.conftest import Tenant
 from tests.helpers import ingest_one, wait_job
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "persona.json"
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -84,3 +89,25 @@ def test_metrics_are_for_an_operators_key_only(gateway: str, tenant: Tenant) -> 
     refused = tenant.client.get("/metrics")  # read_write and admin, not operator
     assert refused.status_code == 403
     assert refused.json()["error"]["code"]
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_system_serves(
+    tenant: Tenant, operator: httpx.Client
+) -> None:
+    user = f"dashboard-{uuid.uuid4().hex[:8]}"
+    tenant.client.put("/register", json={"user_id": user}).raise_for_status()
+    wait_job(tenant.client, ingest_one(tenant.client, user, "Lunch with Sam on Tuesday"))
+    tenant.client.post("/chunks", json={"user_id": user, "query": "lunch"}).raise_for_status()
+    served = {name for name, _ in samples(operator.get("/metrics").text)}
+
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    asked = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"\b(?:persona|http)_[a-z_]+", target["expr"])
+    }
+
+    assert len(panels) >= 10
+    assert asked
+    assert asked <= served, f"the dashboard reads what /metrics does not serve: {asked - served}"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import RedisDatabases, System
@@ -174,7 +176,9 @@ def test_events_reach_the_endpoint_signed_once_each(admin: httpx.Client) -> None
         assert all(d["status"] == "succeeded" for d in listed["deliveries"])
 
 
-def test_a_failing_receiver_gets_the_same_event_until_it_takes_it(admin: httpx.Client) -> None:
+def test_a_failing_receiver_gets_the_same_event_until_it_takes_it(
+    deployment: System, engine: Engine, admin: httpx.Client
+) -> None:
     with webhook_receiver() as receiver:
         receiver.fail_first = 3
         endpoint = new_endpoint(admin, receiver, ["job.succeeded"])
@@ -192,6 +196,17 @@ def test_a_failing_receiver_gets_the_same_event_until_it_takes_it(admin: httpx.C
         one = wait_for(settled, timeout=10, what="the success to be recorded")
         assert one["attempts"] == 4
         assert [t["status_code"] for t in one["tries"]] == [500, 500, 500, 200]
+        # Counted as they happen: this delivery alone was retried 3 times and taken once.
+        with org_client(deployment.url, engine, ("operator",)) as operator:
+            scraped = operator.get("/metrics").text
+        attempts = {
+            s.labels["state"]: s.value
+            for family in text_string_to_metric_families(scraped)
+            for s in family.samples
+            if s.name == "persona_webhook_attempts_total"
+        }
+        assert attempts.get("pending", 0) >= 3
+        assert attempts.get("succeeded", 0) >= 1
         retried = admin.post(f"{path}/{one['delivery_id']}/retry")
         assert retried.status_code == 202
         wait_for(lambda: len(receiver.deliveries) == 5, timeout=30, what="the manual retry")
