@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,7 @@ from celery import Celery
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pipeline import context
 from pipeline.config import Settings, unix_socket_path
@@ -88,45 +90,89 @@ def call(producer: Celery, task: Task, message: Message, timeout_s: float) -> An
     return unwrap_reply(reply)
 
 
-def reads_client(settings: Settings) -> httpx.Client | None:
-    """An HTTP client of the workers' direct reads, where `reads.url` names them."""
+@dataclass(frozen=True)
+class Reads:
+    """The workers' direct reads, where `reads.url` names them: a blocking client for
+    routes that run on the thread pool, and an asyncio one for the hot reads (`/chunks`,
+    `/query`), which then cost no hop to a thread."""
+
+    blocking: httpx.Client
+    asynchronous: httpx.AsyncClient
+
+    def close(self) -> None:
+        self.blocking.close()
+
+    async def aclose(self) -> None:
+        await self.asynchronous.aclose()
+
+
+def reads_client(settings: Settings) -> Reads | None:
+    """Clients of the workers' direct reads, where `reads.url` names them."""
     url, token = settings.reads.url, settings.reads.token
     if not url:
         return None
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
     if (path := unix_socket_path(url)) is not None:
-        transport = httpx.HTTPTransport(uds=path)
-        return httpx.Client(transport=transport, base_url="http://worker", headers=headers)
-    return httpx.Client(base_url=url, headers=headers)
+        return Reads(
+            httpx.Client(
+                transport=httpx.HTTPTransport(uds=path), base_url="http://worker", headers=headers
+            ),
+            httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=path),
+                base_url="http://worker",
+                headers=headers,
+            ),
+        )
+    return Reads(
+        httpx.Client(base_url=url, headers=headers),
+        httpx.AsyncClient(base_url=url, headers=headers),
+    )
+
+
+def _request(task: Task, message: Message, timeout_s: float) -> dict[str, Any]:
+    return {
+        "url": f"/reads/{task}",
+        "content": message.model_dump_json(),
+        "headers": {
+            "Content-Type": "application/json",
+            context.HEADER: json.dumps(context_of(message), separators=(",", ":")),
+        },
+        "timeout": timeout_s,
+    }
+
+
+def _reply(response: httpx.Response) -> Any:
+    response.raise_for_status()  # anything but a reply is a bug on one side: a 500
+    return unwrap_reply(response.json())
+
+
+def _late(timeout_s: float) -> Unavailable:
+    return Unavailable(f"No worker answered within {timeout_s:g}s; retry shortly", retry_after_s=1)
 
 
 def ask(client: httpx.Client, task: Task, message: Message, timeout_s: float) -> Any:
     """`task`'s reply from the worker's read server; ConnectError when none listens (the
     caller then takes the queue); no reply in time is 503."""
     try:
-        response = client.post(
-            f"/reads/{task}",
-            content=message.model_dump_json(),
-            headers={
-                "Content-Type": "application/json",
-                context.HEADER: json.dumps(context_of(message), separators=(",", ":")),
-            },
-            timeout=timeout_s,
-        )
+        return _reply(client.post(**_request(task, message, timeout_s)))
     except httpx.TimeoutException as exc:
-        raise Unavailable(
-            f"No worker answered within {timeout_s:g}s; retry shortly", retry_after_s=1
-        ) from exc
-    response.raise_for_status()  # anything but a reply is a bug on one side: a 500
-    return unwrap_reply(response.json())
+        raise _late(timeout_s) from exc
+
+
+async def ask_async(
+    client: httpx.AsyncClient, task: Task, message: Message, timeout_s: float
+) -> Any:
+    """`ask`, awaited."""
+    try:
+        return _reply(await client.post(**_request(task, message, timeout_s)))
+    except httpx.TimeoutException as exc:
+        raise _late(timeout_s) from exc
 
 
 class Dispatcher:
     """The gateway's way to the workers (see the module docstring)."""
 
-    def __init__(
-        self, producer: Celery, timeout_s: float, reads: httpx.Client | None = None
-    ) -> None:
+    def __init__(self, producer: Celery, timeout_s: float, reads: Reads | None = None) -> None:
         self._producer, self.timeout_s, self._reads = producer, timeout_s, reads
 
     def publish(self, session: Session, task: Task, message: Message) -> None:
@@ -139,11 +185,26 @@ class Dispatcher:
         timeout_s = self.timeout_s + extra_s
         if self._reads is not None and task in DIRECT_READS:
             try:
-                return ask(self._reads, task, message, timeout_s)
+                return ask(self._reads.blocking, task, message, timeout_s)
             except httpx.ConnectError:
                 log.debug("no direct reads at the moment: %s takes the queue", task)
         return call(self._producer, task, message, timeout_s)
 
+    async def read(self, task: Task, message: Message, extra_s: float = 0.0) -> Any:
+        """`call` for a direct read, awaited on the event loop; the queue, where it must be
+        taken, on the thread pool."""
+        timeout_s = self.timeout_s + extra_s
+        if self._reads is not None and task in DIRECT_READS:
+            try:
+                return await ask_async(self._reads.asynchronous, task, message, timeout_s)
+            except httpx.ConnectError:
+                log.debug("no direct reads at the moment: %s takes the queue", task)
+        return await run_in_threadpool(call, self._producer, task, message, timeout_s)
+
     def close(self) -> None:
         if self._reads is not None:
             self._reads.close()
+
+    async def aclose(self) -> None:
+        if self._reads is not None:
+            await self._reads.aclose()

@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("gateway ready on %s:%s", settings.host, settings.port)
         yield
         gateway.dispatcher.close()
+        await gateway.dispatcher.aclose()
         gateway.producer.close()
         gateway.redis.close()
         gateway.engine.dispose()

@@ -1,4 +1,5 @@
-"""`POST /chunks` and `POST /query`: computed by a retrieval worker, awaited here."""
+"""`POST /chunks` and `POST /query`: computed by a retrieval worker, awaited here (on the
+event loop: the direct read is an asyncio request, so the route costs no thread hop)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ router = APIRouter(route_class=BodyRoute, tags=["retrieval"])
     responses=errors(400, 401, 403, 404, 500, 503),
     summary="Retrieve top-k user snippets for grounding",
 )
-def chunks(body: ChunksRequest, dispatcher: DispatchDep, caller: Reader) -> ChunksResponse:
-    found = dispatcher.call(Task.SEARCH, SearchChunks(org_id=caller.org_id, request=body))
+async def chunks(body: ChunksRequest, dispatcher: DispatchDep, caller: Reader) -> ChunksResponse:
+    found = await dispatcher.read(Task.SEARCH, SearchChunks(org_id=caller.org_id, request=body))
     return ChunksResponse(user_id=body.user_id, chunks=[ChunkOut(**c) for c in found])
 
 
@@ -30,12 +31,12 @@ def chunks(body: ChunksRequest, dispatcher: DispatchDep, caller: Reader) -> Chun
     responses=errors(400, 401, 403, 404, 500, 503),
     summary="Answer a question about the user from their memories",
 )
-def query(
+async def query(
     body: QueryRequest, gateway: GatewayDep, dispatcher: DispatchDep, caller: Reader
 ) -> QueryResponse:
     llm = gateway.settings.llm
     # A configured LLM may take up to its own timeout before the worker falls back.
-    reply = dispatcher.call(
+    reply = await dispatcher.read(
         Task.ANSWER,
         AnswerQuestion(org_id=caller.org_id, request=body),
         extra_s=llm.timeout_s if llm.enabled else 0.0,
