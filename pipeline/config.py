@@ -163,6 +163,11 @@ class CelerySettings(BaseModel):
         description="Task threads per worker process; more than `embedding.parallel`, so "
         "that reads find a free thread while jobs index.",
     )
+    task_events: bool = Field(
+        default=False,
+        description="Send Celery's task events (for Flower or a Celery exporter): three "
+        "more messages to the broker per task.",
+    )
 
 
 UNIX_SOCKET = "unix:"

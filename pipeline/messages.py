@@ -113,9 +113,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "task_track_started": True,
-        # Task events, for Flower or a Celery exporter (`workers.metrics`).
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events, for Flower or a Celery exporter, where asked for (`workers.metrics`).
+        "worker_send_task_events": settings.celery.task_events,
+        "task_send_sent_event": settings.celery.task_events,
         "timezone": "UTC",
     }
 

@@ -6,8 +6,8 @@ latency) are counted where they happen. Under `persona run` every process writes
 metrics to PROMETHEUS_MULTIPROC_DIR and the gateway's `GET /metrics` serves them all; in
 the distributed shape a worker serves its own on PERSONA_METRICS_PORT.
 
-Celery's task events are on (`worker_send_task_events`, `pipeline.config`), so Flower or
-a Celery exporter can watch the same workers.
+With PERSONA_CELERY_TASK_EVENTS, Celery's task events go out too, so Flower or a Celery
+exporter can watch the same workers.
 """
 
 from __future__ import annotations
