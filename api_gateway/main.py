@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -122,6 +123,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+RAW_URL_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.target", "http.url")
+"""Span attributes that repeat the request's own path and query, which hold user ids."""
+
+
+def route_not_path(span: Any, scope: dict[str, Any]) -> None:
+    """A request's span keeps its route template (`/v1/end-users/{user_id}`) where the
+    instrumentation put the path it was called with: a trace names no user."""
+    if not span.is_recording():
+        return
+    route = (getattr(span, "attributes", None) or {}).get("http.route", "")
+    for name in RAW_URL_ATTRIBUTES:
+        if name in (getattr(span, "attributes", None) or {}):
+            span.set_attribute(name, route if name in ("url.path", "http.target") else "")
+
+
 def instrument_traces(app: FastAPI) -> None:
     """A span per request (probes and metrics excepted, unless
     `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` says otherwise), and the trace sent on with each
@@ -132,5 +148,7 @@ def instrument_traces(app: FastAPI) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", "healthz,readyz,metrics")
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=excluded, server_request_hook=route_not_path
+    )
     CeleryInstrumentor().instrument()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from pipeline import context
@@ -17,12 +18,18 @@ from pipeline import context
 TEXT_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
 
 
+trace_ids: Callable[[], dict[str, str]] | None = None
+"""Where traces are on (`pipeline.telemetry.setup` sets it): the current span's
+`trace_id` and `span_id`, so a JSON line leads to its trace."""
+
+
 class ContextFilter(logging.Filter):
     """Puts the current unit of work's ids on every record (a field the call passed in
-    `extra` wins)."""
+    `extra` wins), and its trace's where traces are on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in context.current().items():
+        ids = context.current() | (trace_ids() if trace_ids is not None else {})
+        for name, value in ids.items():
             if not hasattr(record, name):
                 setattr(record, name, value)
         return True
@@ -44,7 +51,8 @@ class TextFormatter(logging.Formatter):
 
 
 JSON_FIELDS = frozenset(
-    {"time", "level", "logger", "process", "message", "exc_info", *context.FIELDS}
+    {"time", "level", "logger", "process", "message", "exc_info", "trace_id", "span_id"}
+    | set(context.FIELDS)
 )
 """What a JSON line may hold. Not a record's other `extra` fields: a library may put what
 it was given there (Celery puts a task's arguments and result), and that is user content."""

@@ -21,6 +21,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline import logs
+
 log = logging.getLogger("persona.telemetry")
 _installed: list[bool] = []
 
@@ -64,6 +66,14 @@ def setup(service: str) -> bool:
     SQLAlchemyInstrumentor().instrument()
     RedisInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
+
+    def current_ids() -> dict[str, str]:
+        span = trace.get_current_span().get_span_context()
+        if not span.is_valid:
+            return {}
+        return {"trace_id": format(span.trace_id, "032x"), "span_id": format(span.span_id, "016x")}
+
+    logs.trace_ids = current_ids
     _installed.append(True)
     log.info("traces on: exported as %s", resource.attributes.get("service.name"))
     return True

@@ -140,7 +140,9 @@ def test_a_requests_ids_reach_the_worker_and_no_user_content_is_logged(
 
 def test_a_requests_trace_goes_on_in_the_worker(make_system, collector: Collector) -> None:
     system: System = make_system(
-        OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_BSP_SCHEDULE_DELAY="50"
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+        OTEL_BSP_SCHEDULE_DELAY="50",
+        PERSONA_LOG_FORMAT="json",
     )
     system.start_gateway()
     system.start_worker()
@@ -151,6 +153,7 @@ def test_a_requests_trace_goes_on_in_the_worker(make_system, collector: Collecto
         assert wait_job(api, accepted.json()["job_id"])["status"] == "succeeded"
         found = api.post("/chunks", json={"user_id": user, "query": "locker", "top_k": 1})
         assert found.status_code == 200, found.text
+        assert api.get(f"/v1/end-users/{user}?who={user}").status_code == 200  # path and query
 
     def traced(gateway_span: str, worker_span: str) -> bool:
         spans = collector.spans()
@@ -161,6 +164,18 @@ def test_a_requests_trace_goes_on_in_the_worker(make_system, collector: Collecto
 
     wait_for(lambda: traced("POST /ingest", "persona.ingest.run_job"), 30, "the ingest's trace")
     wait_for(lambda: traced("POST /chunks", "/reads/"), 30, "the direct read's trace")
+    wait_for(
+        lambda: any(n.startswith("GET /v1/end-users/") for *_, n in collector.spans()),
+        30,
+        "the span of the read that names the user in its path",
+    )
+    ingest_traces = {t for s, t, n in collector.spans() if n == "POST /ingest"}
+    assert system.gateway is not None
+    logged = {line.get("trace_id") for line in json_lines(system.gateway)}
+    assert ingest_traces & logged, "the gateway's lines of the request lead to its trace"
+    exported = b"".join(body for _, body in collector.exports)
+    assert user.encode() not in exported, "a user_id in a span"
+    assert SECRET.encode() not in exported, "user content in a span"
 
 
 def test_traces_are_off_unless_configured() -> None:
