@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE := 1
 # processes starting and jobs settling, so two overlap well even on two cores.
 TEST_PROCESSES ?= 2
 
-.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex flow splade sdk
+.PHONY: help install model run test lint fmt typecheck lock clean bench bench-ingest eval bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex bench-stream flow splade sdk
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,7 +64,7 @@ test: install model ## Set up, lint (ruff, format, import contracts, mypy), run 
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
 
-bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex ## Run every benchmark (prints figures; asserts nothing)
+bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex bench-stream ## Run every benchmark (prints figures; asserts nothing)
 
 bench-ingest: install model ## Ingest throughput end to end vs the model's ceiling (EVENTS=20000)
 	$(BIN)/python -m bench.ingest --events $(or $(EVENTS),20000)
@@ -89,6 +89,9 @@ splade: $(SPLADE)/model/model.safetensors ## Fetch splade-tiny for `bench.eval -
 
 bench-reindex: install model ## Full reindex vs the model's ceiling; live ingest and /chunks during it vs idle (ITEMS=20000)
 	$(BIN)/python -m bench.reindex --items $(or $(ITEMS),20000)
+
+bench-stream: install model ## One-event requests (16 clients) vs 200-event requests vs the model; accepted → searchable p50/p99 (EVENTS=2000)
+	$(BIN)/python -m bench.stream --events $(or $(EVENTS),2000)
 
 bench-erase: install model ## Time to erase a user with 10,000 events (EVENTS=10000)
 	$(BIN)/python -m bench.erase --events $(or $(EVENTS),10000)

@@ -62,7 +62,13 @@ def start(extra_env: dict[str, str] | None = None, data_dir: Path | None = None)
     """`persona run` on `data_dir` (a fresh scratch folder by default), once it serves."""
     data = data_dir or Path(tempfile.mkdtemp(prefix="persona-bench-"))
     port = free_port()
-    env = {**os.environ, "PERSONA_DATA_DIR": str(data), "PERSONA_PORT": str(port)}
+    # Text logs: the pids and the key are read from them below.
+    env = {
+        **os.environ,
+        "PERSONA_DATA_DIR": str(data),
+        "PERSONA_PORT": str(port),
+        "PERSONA_LOG_FORMAT": "text",
+    }
     env.update(extra_env or {})
     log = data / "run.log"
     with open(log, "wb") as out:
