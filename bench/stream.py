@@ -44,6 +44,7 @@ import httpx
 
 from bench import system
 from bench.eval import load
+from bench.figures import pct
 from bench.ingest import run_ceiling
 
 FEW = 2
@@ -92,11 +93,6 @@ def batch_bodies(events: list[dict], batch: int) -> list[dict]:
     ]
     # each (user, source)'s first batch, then their second…: as a stream of batches arrives
     return [body for _, body in sorted(rounds, key=lambda r: r[0])]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def finished(job: dict) -> float:

@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from bench import system
+from bench.figures import pct
 
 SENDERS = 16
 
@@ -70,11 +71,6 @@ class Receiver:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def burst(send: object, n: int) -> tuple[float, list[float]]:
