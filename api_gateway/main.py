@@ -132,9 +132,10 @@ def route_not_path(span: Any, scope: dict[str, Any]) -> None:
     instrumentation put the path it was called with: a trace names no user."""
     if not span.is_recording():
         return
-    route = (getattr(span, "attributes", None) or {}).get("http.route", "")
+    attributes = getattr(span, "attributes", None) or {}
+    route = attributes.get("http.route", "")
     for name in RAW_URL_ATTRIBUTES:
-        if name in (getattr(span, "attributes", None) or {}):
+        if name in attributes:
             span.set_attribute(name, route if name in ("url.path", "http.target") else "")
 
 
