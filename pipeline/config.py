@@ -121,6 +121,18 @@ class IngestSettings(BaseModel):
         description="A running job is presumed lost with its worker after this long and is "
         "re-published; longer than `job_time_limit_s`.",
     )
+    batch_items: int = Field(
+        default=256,
+        ge=1,
+        description="Items a worker indexes together: the job it was sent and other queued "
+        "ingest jobs taken with it, while their items fit (a single larger job runs alone).",
+    )
+    batch_linger_s: float = Field(
+        default=0.02,
+        ge=0,
+        description="How long a worker whose batch is short of `batch_items` waits, once, "
+        "for more jobs to arrive: what a lone job may be delayed by.",
+    )
     max_backlog: int = Field(
         default=10000,
         description="Ingest jobs waiting in the broker above which /ingest answers 429 "

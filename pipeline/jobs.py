@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +86,59 @@ def claim(
     job.worker = worker
     session.flush()
     return job
+
+
+def start(session: Session, job_ids: list[str], worker: str) -> None:
+    """Mark locked jobs running by `worker`, each as a new attempt (`claim` for many)."""
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            started_at=func.now(),
+            worker=worker,
+        )
+    )
+
+
+def release(session: Session, job_ids: list[str]) -> list[str]:
+    """Put running jobs back in the queue, untouched but for their attempts (a batch that
+    could not finish through no fault of theirs); returns those put back, which the
+    caller publishes again. A finished job stays as it is."""
+    return list(
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.QUEUED, worker=None, published_at=func.now())
+            .returning(Job.id)
+        ).scalars()
+    )
+
+
+class Running:
+    """The jobs this process runs now. A job's row names the worker that took it, but a
+    worker runs many jobs at once: a message for one it is running is a no-op, while a
+    message for one the row says it runs, and that it does not (its batch gave up, the
+    row could not be put back), takes the job over."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, job_id: object) -> bool:
+        with self._lock:
+            return job_id in self._ids
+
+    def add(self, job_ids: list[str]) -> None:
+        """Before the claim commits: another thread's claim waits on the rows' locks,
+        then must find them here."""
+        with self._lock:
+            self._ids.update(job_ids)
+
+    def discard(self, job_ids: list[str]) -> None:
+        with self._lock:
+            self._ids.difference_update(job_ids)
 
 
 def announce(session: Session, job: Job) -> int:

@@ -131,9 +131,19 @@ class Ping(Message):
 
 
 class IngestJob(Message):
-    """Index the pending items of one job; the job row holds everything else."""
+    """Index the pending items of `job_id`, and of the jobs in `more` (accepted in the
+    same commit, or put back in the queue together); the job rows hold everything else."""
 
     job_id: str
+    more: tuple[str, ...] = ()
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [self.job_id, *self.more]
+
+    @classmethod
+    def of(cls, job_ids: list[str]) -> IngestJob:
+        return cls(job_id=job_ids[0], more=tuple(job_ids[1:]))
 
 
 class Sweep(Message):

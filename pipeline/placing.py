@@ -184,20 +184,34 @@ def place(
     chunked: dict[int, list[Piece]],
     vectors: dict[int, list[list[float]]],
 ) -> int:
-    """Step 2 of the module docstring; returns the number of chunks written. The caller
-    holds the user's write lock and has checked that `items` are still current."""
-    if not items:
+    """`place_all` for one user's items."""
+    return place_all(session, target, [(owner, items)], chunked, vectors)
+
+
+def place_all(
+    session: Session,
+    target: Target,
+    parts: list[tuple[Owner, list[ItemText]]],
+    chunked: dict[int, list[Piece]],
+    vectors: dict[int, list[list[float]]],
+) -> int:
+    """Step 2 of the module docstring for the items of several users at once (one index
+    upsert and one flush); returns the number of chunks written. The caller holds each
+    user's write lock and has checked that the items are still current."""
+    parts = [(owner, items) for owner, items in parts if items]
+    if not parts:
         return 0
     generation_id, index = target.generation.id, target.index
     placed = [
-        (item, piece, target.point(owner, item, piece, vector))
+        (owner, item, piece, target.point(owner, item, piece, vector))
+        for owner, items in parts
         for item in items
         for piece, vector in zip(chunked[item.id], vectors[item.id], strict=True)
     ]
-    new_counts = {i.id: len(chunked[i.id]) for i in items}
-    by_id = {i.id: i for i in items}
+    new_counts = {i.id: len(chunked[i.id]) for _, items in parts for i in items}
+    by_id = {i.id: (owner, i) for owner, items in parts for i in items}
     stale = [
-        owner.point_id(by_id[r.item_id], r.ordinal)
+        by_id[r.item_id][0].point_id(by_id[r.item_id][1], r.ordinal)
         for r in session.execute(
             select(Chunk.item_id, Chunk.ordinal).where(
                 Chunk.item_id.in_(list(new_counts)), Chunk.generation_id == generation_id
@@ -228,7 +242,7 @@ def place(
                 "model": target.generation.model.hub_id,
                 "point_id": uuid.UUID(point.id),
             }
-            for i, p, point in placed
+            for owner, i, p, point in placed
         ]
         session.execute(insert(Chunk), rows)  # executemany: batched by the driver
     return len(placed)

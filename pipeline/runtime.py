@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from pipeline import generations, heartbeat, keyspace, models
+from pipeline import generations, heartbeat, jobs, keyspace, models
 from pipeline.chunking import Chunker
 from pipeline.config import Settings
 from pipeline.db.engine import get_engine, session_scope
@@ -59,6 +59,8 @@ class Runtime:
         default_factory=lambda: LRUCache(QUERY_VECTORS)
     )
     _query_lock: threading.Lock = field(default_factory=threading.Lock)
+    running: jobs.Running = field(default_factory=jobs.Running)
+    """The jobs this process is running now (`ingest.claims`)."""
 
     def __post_init__(self) -> None:
         reindex = self.settings.reindex

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from redis import RedisError
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pipeline import llm, users
 from pipeline.config import LLMSettings
 from pipeline.db.engine import session_scope
-from pipeline.db.models import Job, User
+from pipeline.db.models import User
 from pipeline.errors import transient_is_retryable
 from pipeline.runtime import Runtime
 from pipeline.schemas import SummaryQuery
@@ -199,26 +198,25 @@ class Due:
     delay_s: float
 
 
-def note_ingested(runtime: Runtime, job_id: str) -> Due | None:
-    """After an ingest job succeeded: mark the user's summaries due once ingestion is
-    quiet; a check is returned only for the first job of a burst.
+def note_ingested(runtime: Runtime, user_pks: set[int]) -> list[Due]:
+    """After a batch of ingest jobs wrote these users' items: mark each user's summaries
+    due once ingestion is quiet; a check is returned only for the first batch of a burst.
 
-    Failing here is logged, not raised: the job's data is indexed either way, and a
-    missed refresh costs one computation on the next request, never a stale answer
-    (the version check sees the new data).
+    Failing here is logged, not raised: the data is indexed either way, and a missed
+    refresh costs one computation on the next request, never a stale answer (the
+    version check sees the new data).
     """
+    due = []
     try:
         quiet_s = runtime.settings.summaries.quiet_s
         with session_scope(runtime.engine) as session:
-            user_pk = session.execute(select(Job.user_pk).where(Job.id == job_id)).scalar()
-            # Under the user's lock, and only for an active user: no mark after an erasure.
-            if user_pk is None or not users.hold(session, user_pk):
-                return None
-            if debounce.note(runtime.redis, user_pk, quiet_s):
-                return Due(user_pk, quiet_s)
+            for user_pk in sorted(user_pks):
+                # Under the user's lock, and only for an active user: no mark after an erasure.
+                if users.hold(session, user_pk) and debounce.note(runtime.redis, user_pk, quiet_s):
+                    due.append(Due(user_pk, quiet_s))
     except (RedisError, SQLAlchemyError) as exc:
-        log.warning("could not schedule a summary refresh after job %s: %s", job_id, exc)
-    return None
+        log.warning("could not schedule summary refreshes after a batch: %s", exc)
+    return due
 
 
 def settle(runtime: Runtime, user_pk: int, *, claimed: bool = False) -> float | None:
