@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from email.message import Message
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request, Response
@@ -28,6 +29,7 @@ from pipeline.fields import parse_json
 STATE_KEY = "body_error"
 
 
+@lru_cache(maxsize=64)
 def is_json(content_type: str) -> bool:
     message = Message()
     message["content-type"] = content_type

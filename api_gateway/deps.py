@@ -25,11 +25,17 @@ from api_gateway import limits
 from api_gateway.backpressure import BacklogGauge, check_backlog
 from api_gateway.callers import Callers, Sources
 from api_gateway.dispatch import Dispatcher
+from api_gateway.group_commit import GroupCommit
 from pipeline import context, keys
 from pipeline.config import Settings
 from pipeline.db.engine import session_scope
 from pipeline.errors import Unauthorized
+from pipeline.ingest.accept import Accepted
 from pipeline.limits import ActiveUsers, TokenBucket
+from pipeline.schemas import IngestRequest
+
+IngestRequestOf = tuple[int, IngestRequest]
+"""A `POST /ingest` request in a group: the caller's organization and what it sent."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Gateway:
     redis: redis.Redis
     producer: Celery
     dispatcher: Dispatcher
+    ingests: GroupCommit[IngestRequestOf, Accepted]  # `POST /ingest`, written in groups
     callers: Callers
     sources: Sources
     backlog: BacklogGauge

@@ -48,7 +48,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _valid_ulid(incoming) else str(ULID())
+        request_id = incoming if incoming and _valid_ulid(incoming) else str(ULID())
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = False

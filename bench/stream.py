@@ -33,10 +33,10 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,6 +46,7 @@ from bench import system
 from bench.eval import load
 from bench.figures import pct
 from bench.ingest import run_ceiling
+from bench.load import post_all
 
 FEW = 2
 ITEM_FIELDS = ("event_id", "type", "timestamp", "content")
@@ -111,6 +112,7 @@ class Part:
     lone: list[float] = field(default_factory=list)
     lone_seen: list[float] = field(default_factory=list)
     stages_s: dict[str, float] = field(default_factory=dict)
+    batches: float = 0.0  # the worker's batches the jobs ran in
     cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -174,21 +176,22 @@ def run_part(name: str, bodies: list[dict], clients: int, lone: list[dict] | Non
         ) as http:
             if lone:
                 part.lone, part.lone_seen = lone_events(http, lone)
-            send = Sender(http)
             cpu0 = {**running.cpu_s(), "bench client": time.process_time()}
             t0 = time.time()
-            with ThreadPoolExecutor(clients) as pool:
-                sent = list(pool.map(send, bodies))
+            answers, part.refused = post_all(running.url, "/ingest", bodies, headers, clients)
+            sent = [(json.loads(a.body)["job_id"], a.at) for a in answers]
             part.accept_s = max(at for _, at in sent) - t0
-            part.refused = send.refused
             jobs = system.wait_jobs(http, [job_id for job_id, _ in sent])
             cpu1 = {**running.cpu_s(), "bench client": time.process_time()}
         part.searchable_s = max(finished(j) for j in jobs) - t0
         if all(len(b["events"]) == 1 for b in bodies):
             part.latencies = [finished(j) - at for j, (_, at) in zip(jobs, sent, strict=True)]
-        for job in jobs:
+        for job in jobs:  # a batch's stages are shared by its jobs: each counts its share
+            share = job["timings"].get("batch_jobs", 1)
+            part.batches += 1 / share
             for stage, ms in job["timings"].items():
-                part.stages_s[stage] = part.stages_s.get(stage, 0.0) + ms / 1000
+                if stage.endswith("_ms"):
+                    part.stages_s[stage] = part.stages_s.get(stage, 0.0) + ms / 1000 / share
         part.cpu_s = {k: v - cpu0.get(k, 0.0) for k, v in cpu1.items() if k != "beat"}
     finally:
         running.stop()
@@ -257,9 +260,7 @@ def report(args: argparse.Namespace, parts: list[Part], ceiling: dict[str, float
         f"{ceiling['ceiling_cpu_s']:.1f} CPU s"
     )
 
-    print(
-        "\nwhere the time goes, per item (ms): worker stages summed over jobs, and CPU by process"
-    )
+    print("\nwhere the time goes, per item (ms): worker stages summed over batches, CPU by process")
     stages = sorted({s for p in parts for s in p.stages_s})
     procs = sorted({k for p in parts for k in p.cpu_s})
     print(f"  {'':<12}" + "".join(f"{s.removesuffix('_ms'):>10}" for s in stages))
@@ -268,6 +269,10 @@ def report(args: argparse.Namespace, parts: list[Part], ceiling: dict[str, float
             f"  {p.name:<12}"
             + "".join(f"{1000 * p.stages_s.get(s, 0) / p.items:10.2f}" for s in stages)
         )
+    print(
+        "  jobs per batch (mean): "
+        + ", ".join(f"{p.name} {p.requests / p.batches:.1f}" for p in parts if p.batches)
+    )
     print(f"  {'CPU':<12}" + "".join(f"{k[:13]:>14}" for k in procs) + f"{'total':>10}")
     for p in parts:
         cells = "".join(f"{1000 * p.cpu_s.get(k, 0) / p.items:14.2f}" for k in procs)

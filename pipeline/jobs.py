@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -69,6 +70,29 @@ def create(
         announce(session, job)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A job to write queued (`create_queued`): what `create` takes, but many at once."""
+
+    id: str  # from `new_id`
+    kind: JobKind
+    org_id: int
+    user_id: str | None
+    user_pk: int | None
+    items: int
+    duplicates: int
+
+
+def create_queued(session: Session, queued: list[Queued]) -> None:
+    """`create` for many queued jobs in one statement (a group commit's), each counted as
+    published now, like `create`'s."""
+    if queued:
+        session.execute(
+            insert(Job).values(published_at=func.now()),
+            [asdict(q) | {"timings": {}} for q in queued],
+        )
+
+
 def claim(
     session: Session, job_id: str, worker: str | None = None, *, step: bool = False
 ) -> Job | None:
@@ -102,14 +126,15 @@ def start(session: Session, job_ids: list[str], worker: str) -> None:
     )
 
 
-def release(session: Session, job_ids: list[str]) -> list[str]:
-    """Put running jobs back in the queue, untouched but for their attempts (a batch that
-    could not finish through no fault of theirs); returns those put back, which the
-    caller publishes again. A finished job stays as it is."""
+def release(session: Session, job_ids: list[str], worker: str) -> list[str]:
+    """Put jobs running on `worker` back in the queue, untouched but for their attempts
+    (a batch that could not finish through no fault of theirs); returns those put back,
+    which the caller publishes again. A finished job, or one another worker took over,
+    stays as it is."""
     return list(
         session.execute(
             update(Job)
-            .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING)
+            .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING, Job.worker == worker)
             .values(status=JobStatus.QUEUED, worker=None, published_at=func.now())
             .returning(Job.id)
         ).scalars()
@@ -117,28 +142,32 @@ def release(session: Session, job_ids: list[str]) -> list[str]:
 
 
 class Running:
-    """The jobs this process runs now. A job's row names the worker that took it, but a
-    worker runs many jobs at once: a message for one it is running is a no-op, while a
-    message for one the row says it runs, and that it does not (its batch gave up, the
-    row could not be put back), takes the job over."""
+    """The jobs this process runs now, each with the batch that runs it. A job's row
+    names the worker that took it, but a worker runs many jobs at once: a message for
+    one it is running is a no-op, while a message for one the row says it runs, and
+    that it does not (its batch gave up, the row could not be put back), takes the job
+    over. A batch lets go only of the jobs it still holds: one it put back may have been
+    taken by another batch of this process meanwhile."""
 
     def __init__(self) -> None:
-        self._ids: set[str] = set()
+        self._batch_of: dict[str, object] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, job_id: object) -> bool:
         with self._lock:
-            return job_id in self._ids
+            return job_id in self._batch_of
 
-    def add(self, job_ids: list[str]) -> None:
+    def add(self, job_ids: list[str], batch: object) -> None:
         """Before the claim commits: another thread's claim waits on the rows' locks,
         then must find them here."""
         with self._lock:
-            self._ids.update(job_ids)
+            self._batch_of.update(dict.fromkeys(job_ids, batch))
 
-    def discard(self, job_ids: list[str]) -> None:
+    def discard(self, job_ids: list[str], batch: object) -> None:
         with self._lock:
-            self._ids.difference_update(job_ids)
+            for job_id in job_ids:
+                if self._batch_of.get(job_id) is batch:
+                    del self._batch_of[job_id]
 
 
 def announce(session: Session, job: Job) -> int:

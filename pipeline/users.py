@@ -19,7 +19,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, text
+from sqlalchemy import Connection, Row, Select, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -125,6 +125,30 @@ def get_or_create(
         user = session.execute(_of(org_id, user_id).with_for_update()).scalar_one_or_none()
         if user is not None:
             return Upserted(user=user, created=new_id is not None)
+
+
+def get_or_create_many(
+    session: Session, wanted: list[tuple[int, str]]
+) -> dict[tuple[int, str], Row[tuple[int, int, str, str]]]:
+    """`get_or_create` for several users, by (organization, user id), in two statements:
+    the missing ones inserted, then all locked, each in that one order, so that two
+    transactions taking overlapping sets of users never wait on each other in a cycle.
+    Each user as a row of its id, organization, user id and status."""
+    keys = sorted(set(wanted))
+    found: dict[tuple[int, str], Row[tuple[int, int, str, str]]] = {}
+    while missing := [key for key in keys if key not in found]:
+        session.execute(
+            insert(User).on_conflict_do_nothing(constraint="uq_users_org_user"),
+            [{"org_id": org, "user_id": user_id, "traits": {}} for org, user_id in missing],
+        )
+        rows = session.execute(
+            select(User.id, User.org_id, User.user_id, User.status)
+            .where(tuple_(User.org_id, User.user_id).in_(missing))
+            .order_by(User.org_id, User.user_id)
+            .with_for_update()
+        )
+        found.update({(row.org_id, row.user_id): row for row in rows})
+    return found
 
 
 def register(

@@ -1,17 +1,44 @@
-"""`POST /ingest` (seed 001): accept events and documents, durable before the answer."""
+"""`POST /ingest` (seed 001): accept events and documents, durable before the answer.
+
+Requests are written in groups (`api_gateway.group_commit`): those that arrive while
+a write is in flight share the next transaction and the one message that sends
+their jobs to the workers; each still gets its own job and its own answer.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy import Engine
 
 from api_gateway.bodies import BodyRoute
-from api_gateway.deps import BacklogOk, DispatchDep, GatewayDep, SessionDep, Writer
+from api_gateway.deps import BacklogOk, GatewayDep, IngestRequestOf, Writer
+from api_gateway.dispatch import Dispatcher
 from api_gateway.responses import errors
+from pipeline.config import IngestSettings
+from pipeline.db.engine import session_scope
 from pipeline.ingest import accept
 from pipeline.messages import IngestJob, Task
 from pipeline.schemas import Ingested, IngestRequest, IngestResponse
 
 router = APIRouter(route_class=BodyRoute, tags=["ingest"])
+
+
+def items_in(request: IngestRequestOf) -> int:
+    return len(request[1].events) + len(request[1].documents)
+
+
+def write_group(
+    engine: Engine, limits: IngestSettings, dispatcher: Dispatcher, group: list[IngestRequestOf]
+) -> list[accept.Accepted | Exception]:
+    """Accept a group in one transaction; once it has committed, one message names
+    every job it queued."""
+    with session_scope(engine) as session:
+        results = accept.accept_all(session, group, limits)
+        queued = [r.job_id for r in results if isinstance(r, accept.Accepted) and r.queued]
+        if queued:
+            dispatcher.publish(session, Task.INGEST, IngestJob.of(queued))
+    answers: list[accept.Accepted | Exception] = [*results]
+    return answers
 
 
 @router.post(
@@ -21,20 +48,13 @@ router = APIRouter(route_class=BodyRoute, tags=["ingest"])
     responses=errors(400, 401, 403, 409, 413, 429, 500),
     summary="Ingest events and documents for a user",
 )
-def ingest_items(
-    body: IngestRequest,
-    gateway: GatewayDep,
-    session: SessionDep,
-    dispatcher: DispatchDep,
-    caller: Writer,
-    _backlog: BacklogOk,
+async def ingest_items(
+    body: IngestRequest, gateway: GatewayDep, caller: Writer, _backlog: BacklogOk
 ) -> IngestResponse:
     """Stores what is new, counts re-sent items as duplicates, and queues one indexing job.
     An unknown user is created; the job id is published only after the commit.
     429 with Retry-After while the ingest backlog is above its bound (backpressure)."""
-    accepted = accept.accept(session, caller.org_id, body, gateway.settings.ingest)
-    if accepted.queued:
-        dispatcher.publish(session, Task.INGEST, IngestJob(job_id=accepted.job_id))
+    accepted = await gateway.ingests.submit((caller.org_id, body))
     return IngestResponse(
         ingested=Ingested(events=accepted.events, documents=accepted.documents),
         duplicates=accepted.duplicates,

@@ -18,6 +18,7 @@ registered in `Runtime.running` before that commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -29,13 +30,27 @@ from pipeline.runtime import Runtime
 from pipeline.status import JobKind, JobStatus
 
 
+def any_to_take(runtime: Runtime, session: Session, named: list[str]) -> bool:
+    """Whether a claim of `named` would take any of them: read without locks before the
+    batch waits for an embedding slot, so that the message of a job another batch took
+    is dropped at once, instead of waiting for a slot to find nothing to do."""
+    found = list(session.execute(select(Job).where(Job.id.in_(named))).scalars())
+    return bool(_takeable(runtime, found))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    taken: list[Job]  # marked running by this worker, in the order taken
+    left_over: list[str]  # named jobs this batch could take but had no room for: unsent
+
+
 def claim(
-    runtime: Runtime, session: Session, named: list[str], *, alone: bool = False
-) -> list[Job]:
-    """The jobs of one batch, marked running by this worker: those of `named` that are
-    this batch's to run, in order, then (unless `alone`) other queued ingest jobs, oldest
-    first, while the items fit `ingest.batch_items`; a named job that does not fit is
-    left queued for the caller to send again (`left_over`)."""
+    runtime: Runtime, session: Session, named: list[str], batch: object, *, alone: bool = False
+) -> Claimed:
+    """The jobs of one batch (`batch` names it in `Runtime.running`): those of `named`
+    that are this batch's to run, in order, then (unless `alone`) other queued ingest
+    jobs, oldest first, while the items fit `ingest.batch_items`; a named job that does
+    not fit is left queued, for the caller to send again."""
     found = session.execute(
         select(Job).where(Job.id.in_(named)).order_by(Job.id).with_for_update()
     ).scalars()
@@ -44,25 +59,27 @@ def claim(
     mine.sort(key=lambda job: order[job.id])
     budget = runtime.settings.ingest.batch_items
     taken = _fitting(mine, budget)
+    left_over = [job.id for job in mine[len(taken) :]]
     room = budget - sum(job.items for job in taken)
-    if taken and room > 0 and not alone and len(taken) == len(mine):
+    if taken and room > 0 and not alone and not left_over:
         taken += _fitting(queued(session, exclude=named, limit=room), room, first=False)
-    if taken:
-        ids = [job.id for job in taken]
-        runtime.running.add(ids)
-        jobs.start(session, ids, runtime.worker_id)
-    return taken
+    _start(runtime, session, taken, batch)
+    return Claimed(taken, left_over)
 
 
-def more(runtime: Runtime, session: Session, room: int) -> list[Job]:
+def more(runtime: Runtime, session: Session, room: int, batch: object) -> list[Job]:
     """Queued ingest jobs whose items fit in `room`, taken as `claim` takes its others:
     what a short batch gathers after its linger."""
     taken = _fitting(queued(session, exclude=[], limit=room), room, first=False)
+    _start(runtime, session, taken, batch)
+    return taken
+
+
+def _start(runtime: Runtime, session: Session, taken: list[Job], batch: object) -> None:
     if taken:
         ids = [job.id for job in taken]
-        runtime.running.add(ids)
+        runtime.running.add(ids, batch)
         jobs.start(session, ids, runtime.worker_id)
-    return taken
 
 
 def queued(session: Session, exclude: list[str], limit: int) -> list[Job]:
@@ -81,12 +98,6 @@ def queued(session: Session, exclude: list[str], limit: int) -> list[Job]:
             .with_for_update(skip_locked=True)
         ).scalars()
     )
-
-
-def left_over(named: list[str], taken: list[Job]) -> list[str]:
-    """Named jobs this batch could take but had no room for: queued still, unsent."""
-    ids = {job.id for job in taken}
-    return [job_id for job_id in named if job_id not in ids]
 
 
 def _fitting(candidates: list[Job], budget: int, *, first: bool = True) -> list[Job]:

@@ -44,7 +44,7 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from pipeline import generations, jobs, placing, users
+from pipeline import context, generations, jobs, placing, users
 from pipeline.chunking import Piece
 from pipeline.db.engine import session_scope
 from pipeline.db.models import ITEM_INDEX_SEQ, Item, Job
@@ -112,7 +112,8 @@ class Report:
     users: set[int] = field(default_factory=set)  # users whose items were written
     deliveries: int = 0  # webhook deliveries the jobs' ends made (`jobs.announce`)
     resend: list[str] = field(default_factory=list)  # jobs to send again, queued
-    retry: Retryable | None = None  # why `resend` holds jobs put back, to retry later
+    retry: Retryable | None = None  # why to send `resend` again later, not now
+    put_back: list[str] = field(default_factory=list)  # jobs of this run put back: retried
 
     def merge(self, other: Report) -> None:
         self.ended.update(other.ended)
@@ -120,6 +121,16 @@ class Report:
         self.deliveries += other.deliveries
         self.resend += other.resend
         self.retry = self.retry or other.retry
+        self.put_back += other.put_back
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a batch's write step wrote: chunks per job (of the jobs whose user may still
+    be written), and the items made searchable."""
+
+    chunks: dict[str, int]
+    items: int
 
 
 class Dropped(Exception):
@@ -138,6 +149,12 @@ def run_ingest_jobs(
     freed in that time. Never raises for a job's failure: the report says what ended
     and what is to be sent again.
     """
+    try:
+        with transient_is_retryable(), session_scope(runtime.engine) as session:
+            if not claims.any_to_take(runtime, session, named):
+                return Report()
+    except Retryable as exc:
+        return Report(resend=list(named), retry=exc)
     with runtime.slots.foreground(slot_wait_s) as held:
         if not held:
             return Report(busy=True)
@@ -156,15 +173,21 @@ def _run_batch(runtime: Runtime, named: list[str], alone: bool) -> Report:
     t0 = time.perf_counter()
     report = Report()
     held: list[str] = []  # the jobs this run took, as soon as each claim is made
+    token = object()  # this batch, in `Runtime.running`
     try:
         with transient_is_retryable():
-            batch = _claim(runtime, named, alone, held, report)
+            batch = _claim(runtime, named, alone, held, token, report)
             if batch is not None:
+                first = batch.jobs[0]  # the batch's log lines name its first job's ids
+                context.bind(
+                    job_id=first.job_id, org=first.owner.org_id, user_pk=first.owner.user_pk
+                )
                 _index(runtime, batch, t0, report)
     except Retryable as exc:
         log.warning("a batch of %d jobs is put back: %s", len(held), exc.message)
+        report.put_back = _put_back(runtime, held)
         # a named job that another batch runs, or that ended, is a no-op when sent again
-        report.resend = list(dict.fromkeys([*_put_back(runtime, held), *named, *report.resend]))
+        report.resend = list(dict.fromkeys([*report.put_back, *named, *report.resend]))
         report.retry = exc
     except Exception as exc:
         if not held:
@@ -176,29 +199,35 @@ def _run_batch(runtime: Runtime, named: list[str], alone: bool) -> Report:
             for job_id in _put_back(runtime, held):
                 report.merge(_run_batch(runtime, [job_id], alone=True))
     finally:
-        runtime.running.discard(held)
+        runtime.running.discard(held, token)
     return report
 
 
 def _claim(
-    runtime: Runtime, named: list[str], alone: bool, held: list[str], report: Report
+    runtime: Runtime,
+    named: list[str],
+    alone: bool,
+    held: list[str],
+    token: object,
+    report: Report,
 ) -> Batch | None:
     """Step 1: the batch, or None when no job is this batch's to run. The jobs taken
     go into `held` before each claim commits; the named jobs left over for want of room
     into `report.resend`."""
     with session_scope(runtime.engine) as session:
-        taken = claims.claim(runtime, session, named, alone=alone)
-        held += [job.id for job in taken]
+        claimed = claims.claim(runtime, session, named, token, alone=alone)
+        held += [job.id for job in claimed.taken]
         generation = runtime.active(session)
+    taken = claimed.taken
     if not taken:
         return None
-    report.resend += claims.left_over(named, taken)
+    report.resend += claimed.left_over
     room = runtime.settings.ingest.batch_items - sum(job.items for job in taken)
     linger = runtime.settings.ingest.batch_linger_s
-    if room > 0 and linger > 0 and not alone and not report.resend:
+    if room > 0 and linger > 0 and not alone and not claimed.left_over:
         time.sleep(linger)
         with session_scope(runtime.engine) as session:
-            extra = claims.more(runtime, session, room)
+            extra = claims.more(runtime, session, room, token)
             held += [job.id for job in extra]
         taken += extra
     with session_scope(runtime.engine) as session:
@@ -262,8 +291,8 @@ def _index(runtime: Runtime, batch: Batch, t0: float, report: Report) -> None:
         timings["batch_jobs"] = len(batch.jobs)
         timings["batch_items"] = len(items)
         for work in batch.jobs:
-            if work.job_id in written:
-                chunks = written[work.job_id]
+            if work.job_id in written.chunks:
+                chunks = written.chunks[work.job_id]
                 report.deliveries += jobs.succeed(
                     session, work.job_id, chunks=chunks, timings=timings
                 )
@@ -272,12 +301,12 @@ def _index(runtime: Runtime, batch: Batch, t0: float, report: Report) -> None:
             else:
                 report.deliveries += jobs.fail(session, work.job_id, GONE, timings)
                 report.ended[work.job_id] = Outcome(work.job_id, Ran.FAILED, reason=GONE)
-    ITEMS_INDEXED.labels("ingest").inc(len(items))
+    ITEMS_INDEXED.labels("ingest").inc(written.items)
     log.info(
         "batch of %d jobs: %d items, %d chunks in %.0f ms",
         len(batch.jobs),
         len(items),
-        sum(written.values()),
+        sum(written.chunks.values()),
         timings["total_ms"],
     )
 
@@ -303,9 +332,8 @@ def write(
     batch: Batch,
     chunked: dict[int, list[Piece]],
     vectors: dict[int, list[list[float]]],
-) -> dict[str, int]:
-    """Step 3 of the module docstring; returns the chunks written per job, for the jobs
-    whose user may still be written (the others' users are going or gone)."""
+) -> Written:
+    """Step 3 of the module docstring."""
     generations.hold_shared(session)
     if runtime.active(session).id != batch.generation.id:
         raise Retryable("the index generation changed while the batch embedded; it runs again")
@@ -313,16 +341,14 @@ def write(
     for work in batch.jobs:
         by_user[work.owner.user_pk].append(work)
     parts: list[tuple[Owner, list[ItemText]]] = []
-    written: dict[str, int] = {}
+    chunks: dict[str, int] = {}
     for user_pk in sorted(by_user):  # one order for every batch: no deadlock between them
         works = by_user[user_pk]
         if not users.hold(session, user_pk):
             continue
         current = _still_current(session, works)
         parts.append((works[0].owner, [i for w in works for i in current[w.job_id]]))
-        written.update(
-            {w.job_id: sum(len(chunked[i.id]) for i in current[w.job_id]) for w in works}
-        )
+        chunks.update({w.job_id: sum(len(chunked[i.id]) for i in current[w.job_id]) for w in works})
     placing.place_all(session, runtime.target(batch.generation), parts, chunked, vectors)
     indexed = [i.id for _, items in parts for i in items]
     if indexed:
@@ -335,7 +361,7 @@ def write(
                 updated_at=func.now(),
             )
         )
-    return written
+    return Written(chunks, len(indexed))
 
 
 def _put_back(runtime: Runtime, job_ids: list[str]) -> list[str]:
@@ -346,7 +372,7 @@ def _put_back(runtime: Runtime, job_ids: list[str]) -> list[str]:
         return []
     try:
         with transient_is_retryable(), session_scope(runtime.engine) as session:
-            return jobs.release(session, job_ids)
+            return jobs.release(session, job_ids, runtime.worker_id)
     except Retryable:
         return list(job_ids)
 

@@ -42,7 +42,7 @@ def run_job(self: CeleryTask, **payload: Any) -> str:
         send(message.job_ids)
         return "busy"
     if report.retry is not None and self.request.retries >= MAX_RETRIES:
-        for job_id in report.resend:
+        for job_id in report.put_back:  # not those another batch runs
             jobs.fail_now(
                 runtime().engine, job_id, f"gave up after retries: {report.retry.message}"
             )
