@@ -43,14 +43,20 @@ class Callers:
         )
         self._lock = threading.Lock()  # TTLCache is not thread-safe; handlers run in threads
 
+    def known(self, key: str | None) -> Caller | None:
+        """The caller, if this process read its key within `gateway.auth_cache_s`: from
+        memory, without waiting on anything (the event loop asks this first)."""
+        if self._known is None or not key:
+            return None
+        digest = keys.hash_key(key)
+        with self._lock:
+            return self._known.get(digest)
+
     def lookup(self, key: str | None) -> Caller:
         """Raises Unauthorized for a missing, unknown or revoked key."""
+        if (known := self.known(key)) is not None:
+            return known
         digest = keys.hash_key(key) if key else ""
-        if self._known is not None and digest:
-            with self._lock:
-                known = self._known.get(digest)
-            if known is not None:
-                return known
         with session_scope(self._engine) as session:
             principal = keys.authenticate(session, key)
             caller = Caller(principal, limits.org_limits(session, principal.org_id, self._defaults))

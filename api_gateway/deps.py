@@ -18,8 +18,10 @@ import redis
 from celery import Celery
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api_gateway import limits
 from api_gateway.backpressure import BacklogGauge, check_backlog
@@ -45,6 +47,7 @@ class Gateway:
     settings: Settings
     engine: Engine
     redis: redis.Redis
+    aredis: AsyncRedis  # the same Redis, for what the event loop awaits
     producer: Celery
     dispatcher: Dispatcher
     ingests: GroupCommit[IngestRequestOf, Accepted]  # `POST /ingest`, written in groups
@@ -116,18 +119,24 @@ def key_from_headers(request: Request, authorization: str | None) -> str | None:
     return None
 
 
-def _caller(
+async def _caller(
     request: Request,
     gateway: GatewayDep,
     authorization: Annotated[str | None, Security(_authorization)] = None,
 ) -> keys.Principal:
+    """Who is calling, and a token from their organization's bucket. On the event loop: a
+    key read within `gateway.auth_cache_s` is in memory, and the bucket is one awaited
+    Redis call; only a key not seen lately is read from PostgreSQL, on the thread pool."""
+    key = key_from_headers(request, authorization)
     try:
-        caller = gateway.callers.lookup(key_from_headers(request, authorization))
+        caller = gateway.callers.known(key)
+        if caller is None:
+            caller = await run_in_threadpool(gateway.callers.lookup, key)
     except Unauthorized:
-        limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
+        await limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
         raise
     context.bind(org=caller.principal.org_id)  # the request's log lines name its organization
-    limits.admit(
+    await limits.admit(
         request, gateway.bucket, gateway.active_users, caller.principal.org_id, caller.limits
     )
     return caller.principal
@@ -152,8 +161,8 @@ Admin = Annotated[keys.Principal, Depends(requires("admin"))]
 Operator = Annotated[keys.Principal, Depends(requires("operator"))]
 
 
-def _backlog_ok(gateway: GatewayDep) -> None:
-    check_backlog(gateway.backlog, gateway.settings.ingest)
+async def _backlog_ok(gateway: GatewayDep) -> None:
+    await check_backlog(gateway.backlog, gateway.settings.ingest)
 
 
 BacklogOk = Annotated[None, Depends(_backlog_ok)]

@@ -8,7 +8,8 @@ at once, alone; those that arrive while it is being written wait for it and then
 go together, in one transaction and one message, each with its own answer. Nothing
 waits on a timer, so a lone request costs no more than before, and under load the
 groups grow by themselves to what arrived during one commit (the way databases
-group their log flushes).
+group their log flushes). `in_flight` writes go on at once (default 2), so that one
+group is written while the last one waits for its commit to reach the disk.
 
 Each request keeps its own context (log fields, trace): a group runs in the context
 of its first request, so a group of one is traced and logged exactly as before.
@@ -46,27 +47,28 @@ class GroupCommit(Generic[T, R]):
         write: Callable[[list[T]], list[R | Exception]],
         weight: Callable[[T], int],
         max_weight: int,
+        in_flight: int = 2,
     ) -> None:
         self._write = write
         self._weight = weight
         self._max_weight = max_weight
+        self._in_flight = in_flight
         self._waiting: list[_Waiting[T, R]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> R:
         """`item`'s result, once the transaction that wrote it has committed."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, answer, contextvars.copy_context()))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
+        if len(self._writers) < self._in_flight:
+            writer = asyncio.create_task(self._drain())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         return await answer
 
     async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                await self._commit(self._next_group())
-        finally:
-            self._writer = None
+        while self._waiting:
+            await self._commit(self._next_group())
 
     def _next_group(self) -> list[_Waiting[T, R]]:
         size, total = 0, 0

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import redis
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from pipeline import limits
 from pipeline.config import RateLimitSettings
@@ -48,7 +49,7 @@ def headers_for(decision: limits.Decision, quota: limits.Quota | None) -> dict[s
     return headers
 
 
-def admit(
+async def admit(
     request: Request,
     bucket: limits.TokenBucket,
     active: limits.ActiveUsers,
@@ -61,13 +62,15 @@ def admit(
     Redis unreachable: the request is admitted without headers (logged), since
     refusing every request for a missing counter would be the larger outage."""
     try:
-        decision = bucket.take(org_id, org)
+        decision = await bucket.take(org_id, org)
     except redis.RedisError as exc:
         log.warning("rate limit not applied: %s", exc)
         return
     quota = None
     if org.has_quotas:
-        users = active.count(org_id) if org.quota_users is not None else None
+        users = None
+        if org.quota_users is not None:  # counted in PostgreSQL once in a while
+            users = await run_in_threadpool(active.count, org_id)
         quota = limits.quota(decision, org, users)
     setattr(request.state, STATE_KEY, headers_for(decision, quota))
     if not decision.allowed:
@@ -78,14 +81,14 @@ def admit(
         )
 
 
-def admit_anonymous(
+async def admit_anonymous(
     request: Request, bucket: limits.TokenBucket, settings: RateLimitSettings
 ) -> None:
     """A request without a valid key is answered 401, unless its client address has sent
     more than its bucket allows: then 429, with Retry-After. Redis unreachable: 401."""
     address = request.client.host if request.client else "unknown"
     try:
-        decision = bucket.take_anonymous(address, settings)
+        decision = await bucket.take_anonymous(address, settings)
     except redis.RedisError as exc:
         log.warning("anonymous rate limit not applied: %s", exc)
         return

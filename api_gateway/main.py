@@ -49,23 +49,25 @@ def build(settings: Settings) -> Gateway:
     """The state every request of this process shares, built once at start-up."""
     engine = get_engine(settings.require_database_url(), settings.database.pool_size)
     cache = keyspace.connect(settings.require_redis_url())
+    aredis = keyspace.connect_async(settings.require_redis_url())
     producer = create_producer(settings)
     dispatcher = Dispatcher(producer, settings.gateway.rpc_timeout_s, reads_client(settings))
     return Gateway(
         settings=settings,
         engine=engine,
         redis=cache,
+        aredis=aredis,
         producer=producer,
         dispatcher=dispatcher,
         ingests=GroupCommit(
-            partial(ingest.write_group, engine, settings.ingest, dispatcher),
+            partial(ingest.write_group, engine, settings, dispatcher),
             ingest.items_in,
             settings.ingest.max_items,
         ),
         callers=Callers(engine, settings),
         sources=Sources(engine, settings),
-        backlog=BacklogGauge(cache, settings.ingest.backlog_check_s),
-        bucket=TokenBucket(cache),
+        backlog=BacklogGauge(aredis, settings.ingest.backlog_check_s),
+        bucket=TokenBucket(aredis),
         active_users=ActiveUsers(engine),
     )
 
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await gateway.dispatcher.aclose()
         gateway.producer.close()
         gateway.redis.close()
+        await gateway.aredis.aclose()
         gateway.engine.dispose()
 
     # Swagger UI and ReDoc from files in the package, not from a CDN: a self-hosted,

@@ -9,10 +9,12 @@ passed in; domain code never reaches for a global.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +85,13 @@ class EmbeddingSettings(BaseModel):
     parallel: int = Field(
         default=2, ge=1, description="Jobs of one worker that may embed at the same time."
     )
+    live_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="CPU priority (nice) of the threads that embed live ingestion: below "
+        "answering (the gateway, the stores, queries), above reprocessing (19).",
+    )
 
 
 class QdrantSettings(BaseModel):
@@ -135,8 +144,8 @@ class IngestSettings(BaseModel):
     )
     max_backlog: int = Field(
         default=10000,
-        description="Ingest jobs waiting in the broker above which /ingest answers 429 "
-        "(backpressure).",
+        description="Ingest messages waiting in the broker (each names the jobs of one "
+        "gateway commit) above which /ingest answers 429 (backpressure).",
     )
     backlog_check_s: float = Field(
         default=1.0, description="How long a gateway process reuses one reading of the backlog."
@@ -472,6 +481,16 @@ class Settings(BaseSettings):
                 "(which starts an embedded PostgreSQL) or point it at a server."
             )
         return self.database.url
+
+    @property
+    def lane(self) -> str:
+        """The broker this process sends and takes jobs through, as a short name: its
+        address and database, hashed (the URL may hold a password). A worker batches
+        queued ingest jobs of its own lane only, so two deployments sharing a database
+        (a test suite's; staging beside production) never run each other's jobs."""
+        url = urlsplit(self.require_redis_url())
+        where = f"{url.scheme}://{url.hostname}:{url.port}{url.path}?{url.query}"
+        return hashlib.sha256(where.encode()).hexdigest()[:16]
 
     def require_redis_url(self) -> str:
         if not self.redis.url:

@@ -81,6 +81,7 @@ class Queued:
     user_pk: int | None
     items: int
     duplicates: int
+    lane: str | None  # the broker its message goes through (`Settings.lane`)
 
 
 def create_queued(session: Session, queued: list[Queued]) -> None:

@@ -10,6 +10,7 @@ Broker queues and Celery's own keys are not here: Celery names them.
 from __future__ import annotations
 
 import redis
+import redis.asyncio
 
 ROOT = "persona"
 TIMEOUT_S = 3
@@ -19,6 +20,13 @@ TIMEOUT_S = 3
 def connect(url: str) -> redis.Redis:
     """A client for caches and per-user keys (the broker has Celery's own connection)."""
     return redis.Redis.from_url(
+        url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S, health_check_interval=30
+    )
+
+
+def connect_async(url: str) -> redis.asyncio.Redis:
+    """`connect`, for an asyncio event loop (the gateway's per-request rate limit)."""
+    return redis.asyncio.Redis.from_url(
         url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S, health_check_interval=30
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
+import redis.asyncio
 from cachetools import TTLCache
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -140,27 +141,28 @@ def period_bounds(now: datetime) -> tuple[str, datetime]:
 
 
 class TokenBucket:
-    """Takes tokens from an organization's bucket; one Redis round trip per request."""
+    """Takes tokens from an organization's bucket; one Redis round trip per request,
+    awaited (an asyncio client): the gateway's event loop asks, no thread waits."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis) -> None:
         self._script = client.register_script(BUCKET_SCRIPT)
 
-    def take(self, org_id: int, limits: OrgLimits, cost: int = 1) -> Decision:
+    async def take(self, org_id: int, limits: OrgLimits, cost: int = 1) -> Decision:
         keys = [keyspace.org_key(org_id, "ratelimit")]
         if limits.quota_turns is not None:
             period, _ = period_bounds(datetime.now(UTC))
             keys.append(keyspace.org_key(org_id, "turns", period))
-        return self._take(keys, limits, cost)
+        return await self._take(keys, limits, cost)
 
-    def take_anonymous(self, address: str, limits: RateLimitSettings) -> Decision:
+    async def take_anonymous(self, address: str, limits: RateLimitSettings) -> Decision:
         """A token from the bucket of a client address whose requests carry no valid key:
         they are refused anyway, but each costs a key look-up, so they are bounded too."""
         bucket = OrgLimits(per_s=limits.anonymous_per_s, burst=limits.anonymous_burst)
-        return self._take([keyspace.address_key(address)], bucket, 1)
+        return await self._take([keyspace.address_key(address)], bucket, 1)
 
-    def _take(self, keys: list[str], limits: OrgLimits, cost: int) -> Decision:
+    async def _take(self, keys: list[str], limits: OrgLimits, cost: int) -> Decision:
         keep_s = 40 * 86400  # a month and some: the counter outlives its period a little
-        raw = self._script(keys=keys, args=[limits.per_s, limits.burst, cost, keep_s])
+        raw = await self._script(keys=keys, args=[limits.per_s, limits.burst, cost, keep_s])
         allowed, tokens, full_in, retry_in, now_s, turns = raw
         now = datetime.fromtimestamp(float(now_s), UTC)
         return Decision(

@@ -18,7 +18,7 @@ import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import httpx
 import numpy as np
@@ -36,7 +36,7 @@ from pipeline.embedding import Embedder
 from pipeline.generations import Generation
 from pipeline.models import LexicalSpec, ModelSpec
 from pipeline.placing import Target
-from pipeline.slots import Slots, lowest_priority
+from pipeline.slots import Slots, lower_priority, lowest_priority
 from pipeline.vectors import VectorIndex, open_index
 from pipeline.vectors.terms import TermEncoder
 
@@ -177,6 +177,20 @@ class Runtime:
         )
 
     @cached_property
+    def live(self) -> ThreadPoolExecutor:
+        """Threads for live ingestion's embedding, one per slot, at `embedding.live_nice`.
+
+        A stream of small requests keeps both the gateway and the model busy on the same
+        cores (`persona run`): the model's batches can wait a few milliseconds, a client
+        waiting for its 202 or a query should not. Below reprocessing's 19, so live jobs
+        still come before a reindex."""
+        return ThreadPoolExecutor(
+            max_workers=self.settings.embedding.parallel,
+            thread_name_prefix="persona-live",
+            initializer=partial(lower_priority, self.settings.embedding.live_nice),
+        )
+
+    @cached_property
     def readers(self) -> ThreadPoolExecutor:
         """Threads for the Postgres half of a search, which runs beside the model's half.
 
@@ -239,6 +253,8 @@ class Runtime:
             self.readers.shutdown(wait=True)
         if "background" in self.__dict__:
             self.background.shutdown(wait=True)
+        if "live" in self.__dict__:
+            self.live.shutdown(wait=True)
         for index in self._indexes.values():
             index.close()
         self._indexes.clear()

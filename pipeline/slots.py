@@ -35,14 +35,19 @@ BACKGROUND_NICE = 19
 """The CPU priority of background embedding threads: the lowest."""
 
 
-def lowest_priority() -> None:
-    """Lower the calling thread's CPU priority to `BACKGROUND_NICE` (a thread pool's
-    initializer). On Linux a thread is a task of its own, with its own nice value; where
-    that cannot be set, background work runs at normal priority and says so once."""
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority to `nice` (a thread pool's initializer).
+    On Linux a thread is a task of its own, with its own nice value; where that cannot be
+    set, the work runs at normal priority and says so once per thread."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (AttributeError, OSError) as exc:
-        log.warning("background threads keep normal CPU priority: %s", exc)
+        log.warning("embedding threads keep normal CPU priority: %s", exc)
+
+
+def lowest_priority() -> None:
+    """`lower_priority` to `BACKGROUND_NICE`: the background's threads."""
+    lower_priority(BACKGROUND_NICE)
 
 
 class Slots:

@@ -133,7 +133,9 @@ def get_or_create_many(
     """`get_or_create` for several users, by (organization, user id), in two statements:
     the missing ones inserted, then all locked, each in that one order, so that two
     transactions taking overlapping sets of users never wait on each other in a cycle.
-    Each user as a row of its id, organization, user id and status."""
+    The lock is shared (FOR SHARE): writers of items under the same users go on side by
+    side, and an erasure, which updates the row, waits for them and then wins. Each user
+    as a row of its id, organization, user id and status."""
     keys = sorted(set(wanted))
     found: dict[tuple[int, str], Row[tuple[int, int, str, str]]] = {}
     while missing := [key for key in keys if key not in found]:
@@ -145,7 +147,7 @@ def get_or_create_many(
             select(User.id, User.org_id, User.user_id, User.status)
             .where(tuple_(User.org_id, User.user_id).in_(missing))
             .order_by(User.org_id, User.user_id)
-            .with_for_update()
+            .with_for_update(read=True)
         )
         found.update({(row.org_id, row.user_id): row for row in rows})
     return found

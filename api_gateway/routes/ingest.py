@@ -14,7 +14,7 @@ from api_gateway.bodies import BodyRoute
 from api_gateway.deps import BacklogOk, GatewayDep, IngestRequestOf, Writer
 from api_gateway.dispatch import Dispatcher
 from api_gateway.responses import errors
-from pipeline.config import IngestSettings
+from pipeline.config import Settings
 from pipeline.db.engine import session_scope
 from pipeline.ingest import accept
 from pipeline.messages import IngestJob, Task
@@ -28,12 +28,12 @@ def items_in(request: IngestRequestOf) -> int:
 
 
 def write_group(
-    engine: Engine, limits: IngestSettings, dispatcher: Dispatcher, group: list[IngestRequestOf]
+    engine: Engine, settings: Settings, dispatcher: Dispatcher, group: list[IngestRequestOf]
 ) -> list[accept.Accepted | Exception]:
     """Accept a group in one transaction; once it has committed, one message names
     every job it queued."""
     with session_scope(engine) as session:
-        results = accept.accept_all(session, group, limits)
+        results = accept.accept_all(session, group, settings.ingest, settings.lane)
         queued = [r.job_id for r in results if isinstance(r, accept.Accepted) and r.queued]
         if queued:
             dispatcher.publish(session, Task.INGEST, IngestJob.of(queued))

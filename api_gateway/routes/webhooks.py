@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Header, Path, Request, status
 
 from api_gateway import limits
@@ -66,16 +67,25 @@ def receive(
         "webhook-signature": webhook_signature or "",
     }
     if not secrets.verifies(source.secrets_now(datetime.now(UTC)), body, signed):
-        limits.admit_anonymous(request, gateway.bucket, gateway.settings.ratelimit)
+        # the buckets are awaited on the event loop; this route runs on the thread pool
+        from_thread.run(limits.admit_anonymous, request, gateway.bucket, gateway.settings.ratelimit)
         raise InvalidSignature(
             "The webhook signature does not verify, or its timestamp is more than 5 minutes "
             "away from now: sign `{webhook-id}.{webhook-timestamp}.{body}` with the source's "
             "secret"
         )
-    limits.admit(request, gateway.bucket, gateway.active_users, source.org_id, org_limits)
+    from_thread.run(
+        limits.admit, request, gateway.bucket, gateway.active_users, source.org_id, org_limits
+    )
     received = datetime.fromtimestamp(int(float(signed["webhook-timestamp"])), UTC)
     accepted = inbound.receive(
-        session, source, body, signed["webhook-id"], received, gateway.settings.ingest
+        session,
+        source,
+        body,
+        signed["webhook-id"],
+        received,
+        gateway.settings.ingest,
+        gateway.settings.lane,
     )
     if accepted.queued:
         dispatcher.publish(session, Task.INGEST, IngestJob(job_id=accepted.job_id))

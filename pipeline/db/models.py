@@ -161,6 +161,9 @@ class Job(Base):
     # The worker process that claimed the job last (host:pid): when its heartbeat stops,
     # the sweeper re-publishes the job without waiting for the stuck-job timeout.
     worker: Mapped[str | None] = mapped_column(String(128))
+    # The broker its message went through (`Settings.lane`): a worker batches the queued
+    # jobs of its own lane only.
+    lane: Mapped[str | None] = mapped_column(String(32))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What a finished job reports beyond counts (an erasure: what it removed, per store).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -147,17 +147,25 @@ def _upsert_documents(session: Session, part: _Part) -> int:
 
 
 def accept(
-    session: Session, org_id: int, request: IngestRequest, limits: IngestSettings
+    session: Session,
+    org_id: int,
+    request: IngestRequest,
+    limits: IngestSettings,
+    lane: str | None = None,
 ) -> Accepted:
-    """Store what is new in `request` and the job for it; see the module docstring."""
-    result = accept_all(session, [(org_id, request)], limits)[0]
+    """Store what is new in `request` and the job for it, queued in `lane` (the broker
+    its message goes through, `Settings.lane`); see the module docstring."""
+    result = accept_all(session, [(org_id, request)], limits, lane)[0]
     if isinstance(result, PersonaError):
         raise result
     return result
 
 
 def accept_all(
-    session: Session, requests: list[tuple[int, IngestRequest]], limits: IngestSettings
+    session: Session,
+    requests: list[tuple[int, IngestRequest]],
+    limits: IngestSettings,
+    lane: str | None = None,
 ) -> list[Accepted | PersonaError]:
     """`accept` for several requests in one transaction (the gateway's group commit),
     each with its own job and its own answer: a request refused (too large, its user being
@@ -200,6 +208,7 @@ def accept_all(
             part.user_pk,
             items=accepted,
             duplicates=part.sent - accepted,
+            lane=lane,
         )
         if accepted:
             queued.append(job)

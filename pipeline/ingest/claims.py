@@ -9,7 +9,8 @@ the oldest other queued ingest jobs too. Two rules keep each job in one batch:
   batch's worker has stopped beating (`pipeline.heartbeat`), has run it for
   longer than `ingest.stuck_after_s`, or is this process and no longer runs it
   (`Runtime.running`): then the job is taken over, as the sweeper intends;
-- the others are taken with `FOR UPDATE SKIP LOCKED`: a job another claim is
+- the others, queued in this worker's lane (the broker it takes messages from:
+  `Settings.lane`), are taken with `FOR UPDATE SKIP LOCKED`: a job another claim is
   locking is simply not this batch's, so claims never wait on each other.
 
 Everything taken is marked running by this worker in the same transaction, and
@@ -62,7 +63,7 @@ def claim(
     left_over = [job.id for job in mine[len(taken) :]]
     room = budget - sum(job.items for job in taken)
     if taken and room > 0 and not alone and not left_over:
-        taken += _fitting(queued(session, exclude=named, limit=room), room, first=False)
+        taken += _fitting(queued(runtime, session, exclude=named, limit=room), room, first=False)
     _start(runtime, session, taken, batch)
     return Claimed(taken, left_over)
 
@@ -70,7 +71,7 @@ def claim(
 def more(runtime: Runtime, session: Session, room: int, batch: object) -> list[Job]:
     """Queued ingest jobs whose items fit in `room`, taken as `claim` takes its others:
     what a short batch gathers after its linger."""
-    taken = _fitting(queued(session, exclude=[], limit=room), room, first=False)
+    taken = _fitting(queued(runtime, session, exclude=[], limit=room), room, first=False)
     _start(runtime, session, taken, batch)
     return taken
 
@@ -82,15 +83,17 @@ def _start(runtime: Runtime, session: Session, taken: list[Job], batch: object) 
         jobs.start(session, ids, runtime.worker_id)
 
 
-def queued(session: Session, exclude: list[str], limit: int) -> list[Job]:
-    """Up to `limit` queued ingest jobs (every one holds an item at least), oldest first,
-    locked; those another transaction is locking are skipped."""
+def queued(runtime: Runtime, session: Session, exclude: list[str], limit: int) -> list[Job]:
+    """Up to `limit` queued ingest jobs of this worker's lane (`Settings.lane`; every job
+    holds an item at least), oldest first, locked; those another transaction is locking
+    are skipped."""
     return list(
         session.execute(
             select(Job)
             .where(
                 Job.status == JobStatus.QUEUED,
                 Job.kind == JobKind.INGEST,
+                Job.lane == runtime.settings.lane,
                 Job.id.not_in(exclude),
             )
             .order_by(Job.id)

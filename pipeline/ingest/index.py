@@ -273,9 +273,9 @@ def _index(runtime: Runtime, batch: Batch, t0: float, report: Report) -> None:
     chunked = {i.id: p for i, p in zip(items, pieces, strict=True)}
     t2 = time.perf_counter()
     try:
-        vectors = placing.embed_items(
-            runtime.embedder(model), items, chunked, _deadline_check(deadline)
-        )
+        vectors = runtime.live.submit(  # on the live threads' lower CPU priority
+            placing.embed_items, runtime.embedder(model), items, chunked, _deadline_check(deadline)
+        ).result()
     except Dropped as dropped:
         if len(batch.jobs) > 1:
             raise  # maybe one job's size: each runs alone

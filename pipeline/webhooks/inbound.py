@@ -61,6 +61,9 @@ def receive(
     webhook_id: str,
     received: datetime,
     limits: IngestSettings,
+    lane: str | None = None,
 ) -> accept.Accepted:
-    """Store what is new in a verified message, and its indexing job (the outbox)."""
-    return accept.accept(session, source.org_id, read(source, body, webhook_id, received), limits)
+    """Store what is new in a verified message, and its indexing job (the outbox), queued
+    in `lane` (`accept.accept`)."""
+    request = read(source, body, webhook_id, received)
+    return accept.accept(session, source.org_id, request, limits, lane)
