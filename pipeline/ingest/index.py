@@ -11,7 +11,9 @@ takes other queued ingest jobs with it (`ingest.claims`), and runs them as one:
    takes what arrived meanwhile: what a lone job may be delayed by;
 2. chunk and embed every item of the batch together with that generation's
    model, with no transaction open (`placing.embed`: each distinct text once,
-   shortest first), checked against the time limit between slices of texts;
+   shortest first), checked against the time limit between slices of texts, on
+   the runtime's live threads (`Runtime.live`: below the gateway and queries in
+   CPU priority, above reprocessing);
 3. write (one transaction, holding the generations' switch lock shared, then
    each user's write lock, in user order): re-check that the generation is
    still the active one (a reindex may have switched meanwhile: the batch then
