@@ -18,9 +18,10 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from pipeline.db.engine import session_scope
+from pipeline.db.engine import after_commit, session_scope
 from pipeline.db.models import Job
 from pipeline.errors import InvalidInput, NotFound
+from pipeline.metrics import JOBS_ENDED
 from pipeline.reprocess import progress
 from pipeline.schemas import JobCounts, JobList, JobOut
 from pipeline.status import EventType, JobKind, JobStatus
@@ -184,6 +185,7 @@ def announce(session: Session, job: Job) -> int:
     }
     if job.status == JobStatus.FAILED:
         data["error"] = job.error
+    after_commit(session, JOBS_ENDED.labels(job.kind, job.status).inc)
     event = EventType.JOB_SUCCEEDED if job.status == JobStatus.SUCCEEDED else EventType.JOB_FAILED
     user_pk = None if job.kind == JobKind.DELETE else job.user_pk
     return outbox.emit(session, job.org_id, event, data, user_pk)

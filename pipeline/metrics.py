@@ -28,7 +28,14 @@ EMBED_BATCH = Histogram(
 EMBED_SECONDS = Histogram(
     "persona_embed_seconds", "Time of one call of the embedding model", ["model"]
 )
-ITEMS_INDEXED = Counter("persona_items_indexed", "Items made searchable, by kind of work", ["by"])
+ITEMS_INDEXED = Counter(
+    "persona_items_indexed", "Items made searchable, by kind of work (ingest, reprocess)", ["by"]
+)
+JOBS_ENDED = Counter(
+    "persona_jobs_ended",
+    "Jobs that ended, by kind and status (counted once committed)",
+    ["kind", "status"],
+)
 INDEX_SECONDS = Histogram(
     "persona_index_seconds",
     "Time of one call of the vector index, by operation",

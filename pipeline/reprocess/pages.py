@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
@@ -24,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from pipeline import placing, users
 from pipeline.chunking import Piece
+from pipeline.db.engine import after_commit
 from pipeline.db.models import Item
 from pipeline.generations import Generation
+from pipeline.metrics import ITEMS_INDEXED
 from pipeline.placing import ItemText, Owner
 from pipeline.runtime import Runtime
 from pipeline.status import ItemState
@@ -105,4 +108,5 @@ def write(session: Session, runtime: Runtime, target: Generation, page: Embedded
         }
         current = [i for i in items if stored.get(i.id) == i.content_hash]
         written += placing.place(session, place_in, owner, current, page.chunked, page.vectors)
+        after_commit(session, partial(ITEMS_INDEXED.labels("reprocess").inc, len(current)))
     return written

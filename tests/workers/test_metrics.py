@@ -73,6 +73,7 @@ def test_one_scrape_shows_requests_tasks_model_index_and_state(
         ),
         "texts embedded": ("persona_embedded_texts_total", {"model": "minilm"}),
         "items indexed": ("persona_items_indexed_total", {"by": "ingest"}),
+        "jobs ended": ("persona_jobs_ended_total", {"kind": "ingest", "status": "succeeded"}),
         "index writes": ("persona_index_seconds_count", {"operation": "upsert"}),
         "index reads": ("persona_index_seconds_count", {"operation": "hybrid"}),
     }
