@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,8 +36,26 @@ def any_to_take(runtime: Runtime, session: Session, named: list[str]) -> bool:
     """Whether a claim of `named` would take any of them: read without locks before the
     batch waits for an embedding slot, so that the message of a job another batch took
     is dropped at once, instead of waiting for a slot to find nothing to do."""
-    found = list(session.execute(select(Job).where(Job.id.in_(named))).scalars())
-    return bool(_takeable(runtime, found))
+    found = session.execute(
+        select(Job.id, Job.status, Job.worker, Job.started_at).where(Job.id.in_(named))
+    )
+    return bool(_takeable(runtime, list(found)))
+
+
+class _Held(Protocol):
+    """What `_takeable` reads of a job: a row, or the whole `Job`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def worker(self) -> str | None: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+
+
+J = TypeVar("J", bound=_Held)
 
 
 @dataclass(frozen=True)
@@ -116,7 +135,7 @@ def _fitting(candidates: list[Job], budget: int, *, first: bool = True) -> list[
     return out
 
 
-def _takeable(runtime: Runtime, found: list[Job]) -> list[Job]:
+def _takeable(runtime: Runtime, found: list[J]) -> list[J]:
     """The named jobs this batch may run (see the module docstring)."""
     queued = [job for job in found if job.status == JobStatus.QUEUED]
     running = [job for job in found if job.status == JobStatus.RUNNING]
