@@ -197,7 +197,10 @@ def _run_batch(runtime: Runtime, named: list[str], alone: bool) -> Report:
         if len(held) == 1:
             _fail_alone(runtime, held[0], exc, report)
         else:  # maybe one job's fault: run each again alone, so only that one fails
-            log.warning("a batch of %d jobs failed (%s); each runs alone", len(held), exc)
+            # the error's type only: a driver's text may quote a value, and values are content
+            log.warning(
+                "a batch of %d jobs failed (%s); each runs alone", len(held), type(exc).__name__
+            )
             for job_id in _put_back(runtime, held):
                 report.merge(_run_batch(runtime, [job_id], alone=True))
     finally:

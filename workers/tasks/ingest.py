@@ -26,11 +26,11 @@ MAX_RETRIES = 8
 SLOT_WAIT_S = 0.25  # how long a batch waits for a slot before giving its thread back
 
 
-def send(job_ids: list[str], countdown: float | None = None) -> None:
+def send(job_ids: list[str]) -> None:
     """One message for `job_ids`. Published before the message in hand is acknowledged: a
     crash in between leaves two messages for a job, and the second one is a no-op."""
     if job_ids:
-        app.send_task(Task.INGEST, kwargs=IngestJob.of(job_ids).model_dump(), countdown=countdown)
+        app.send_task(Task.INGEST, kwargs=IngestJob.of(job_ids).model_dump())
 
 
 @app.task(name=Task.INGEST, bind=True, max_retries=MAX_RETRIES, ignore_result=True)
