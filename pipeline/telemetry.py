@@ -4,8 +4,8 @@
 `OTEL_TRACES_EXPORTER=console`) and instruments what every process uses: SQLAlchemy,
 Redis and httpx. Each adapter adds its own framework: the gateway FastAPI
 (`api_gateway.main`), the workers Celery and their direct read server (`workers.app`,
-`workers.reads`). Celery carries a trace in a task's headers and httpx in `traceparent`,
-so a request's trace goes on in the worker that serves it.
+`workers.reads`). Celery carries a trace in a task's headers, and httpx (or
+`propagate`) in `traceparent`, so a request's trace goes on in the worker that serves it.
 
 Nothing is imported, installed or sent while no exporter is configured: a plain
 deployment pays one look at the environment per process.
@@ -77,6 +77,16 @@ def setup(service: str) -> bool:
     _installed.append(True)
     log.info("traces on: exported as %s", resource.attributes.get("service.name"))
     return True
+
+
+def propagate(headers: dict[str, str]) -> None:
+    """Add the current trace's context (`traceparent`) to an outgoing request's `headers`,
+    where traces are on: for a client no instrumentation covers (the gateway's aiohttp
+    session to the workers' direct reads)."""
+    if _installed:
+        from opentelemetry.propagate import inject
+
+        inject(headers)
 
 
 def _exporter() -> Any:

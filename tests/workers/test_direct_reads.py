@@ -51,6 +51,14 @@ def test_reads_reach_the_worker_without_the_queue(make_system) -> None:
         user = remembered_and_found(api)
         answer = api.post("/query", json={"user_id": user, "question": "When is lunch?"})
         assert answer.status_code == 200, answer.text
+        # A worker restarted: the gateway's kept connection to the old one is gone, and the
+        # next read reaches the new one directly (nothing would answer on the queue).
+        assert system.worker is not None
+        system.worker.stop()
+        system.start_worker(queues=ALL_BUT_RETRIEVAL)
+        found = top(api, user, "ZX-4471")
+        assert found.status_code == 200, found.text
+        assert found.json()["chunks"][0]["event_id"] == "f_0"
     assert redis.Redis.from_url(system.redis_url).llen(Queue.RETRIEVAL.value) == 0
 
 
