@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, ScalarSelect, select, text, update
+from sqlalchemy import Connection, ScalarSelect, Select, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -83,16 +83,21 @@ def active(session: Session | Connection) -> Generation | None:
     return _one(session, GenerationState.ACTIVE)
 
 
+def active_beside_statement(value: ScalarSelect[Any]) -> Select[Any]:
+    """A statement for the active generation and `value` (a scalar subquery with bound
+    parameters: a read's user) in one round trip; built once by its caller, since
+    building it costs more CPU than running it (`active_beside`)."""
+    return select(*_COLUMNS, value.label("beside")).where(
+        GenerationRow.state == GenerationState.ACTIVE
+    )
+
+
 def active_beside(
-    connection: Session | Connection, value: ScalarSelect[Any]
+    connection: Session | Connection, statement: Select[Any], **params: Any
 ) -> tuple[Generation, Any] | None:
-    """The active generation and `value` (a scalar subquery: a read's user) in one round
-    trip; None before the first write made a generation."""
-    row = connection.execute(
-        select(*_COLUMNS, value.label("beside")).where(
-            GenerationRow.state == GenerationState.ACTIVE
-        )
-    ).one_or_none()
+    """The active generation and the value `statement` (`active_beside_statement`) reads
+    beside it; None before the first write made a generation."""
+    row = connection.execute(statement, params).one_or_none()
     return (Generation.of(row), row.beside) if row is not None else None
 
 

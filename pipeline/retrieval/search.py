@@ -36,14 +36,13 @@ by chunk id, so the same data and query always give the same order.
 from __future__ import annotations
 
 import math
-import statistics
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from pipeline import generations, users
 from pipeline.db.engine import read_scope, session_scope
@@ -97,8 +96,12 @@ def standing_out(scores: list[float]) -> float:
     head = sorted(scores, reverse=True)[:HEAD]
     if len(head) == 1:
         return math.sqrt(HEAD - 1)
-    spread = statistics.pstdev(head) if head else 0.0
-    return (head[0] - statistics.fmean(head)) / spread if spread > 0 else 0.0
+    if not head or head[0] == head[-1]:  # all equal: none stands out
+        return 0.0
+    mean = math.fsum(head) / len(head)
+    # In floats, not `statistics.pstdev`'s exact fractions (0.4 ms a search, for ten scores).
+    spread = math.sqrt(math.fsum((s - mean) ** 2 for s in head) / len(head))
+    return (head[0] - mean) / spread if spread > 0 else 0.0
 
 
 def lexical_weight(dense: list[float], lexical: list[float]) -> float:
@@ -143,6 +146,15 @@ def fuse(
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+_READER = generations.active_beside_statement(
+    select(User.id)
+    .where(User.org_id == bindparam("org_id"), User.user_id == bindparam("user_id"))
+    .scalar_subquery()
+)
+"""The user and the active generation, in one statement built once: building it took
+0.6 of the 1.1 ms of CPU the lookup cost per search."""
+
+
 @dataclass(frozen=True)
 class _Reader:
     user_pk: int
@@ -162,8 +174,9 @@ def _words(
     lexical ranking, where the generation's points do not hold their terms."""
     try:
         with read_scope(runtime.engine) as connection:
-            asked = select(User.id).where(User.org_id == org_id, User.user_id == request.user_id)
-            found = generations.active_beside(connection, asked.scalar_subquery())
+            found = generations.active_beside(
+                connection, _READER, org_id=org_id, user_id=request.user_id
+            )
             if found is None:  # nothing indexed yet: the user may still be unknown
                 user.set_result(_Reader(users.pk(connection, org_id, request.user_id), None))
                 return []
