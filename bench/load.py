@@ -22,6 +22,7 @@ class Answer:
     status: int
     body: bytes
     at: float  # time.time() when the answer was read
+    took_s: float  # from the request's first send to its answer, refusals included
 
 
 def encode(url: str, path: str, body: dict, headers: dict[str, str]) -> bytes:
@@ -57,6 +58,7 @@ async def _client(
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     try:
         for index, raw in requests:
+            sent = time.perf_counter()
             while True:
                 writer.write(raw)
                 status, headers, body = await _read(reader)
@@ -64,7 +66,7 @@ async def _client(
                     refused.append(index)
                     await asyncio.sleep(float(headers.get("retry-after", "1")))
                     continue
-                answers[index] = Answer(status, body, time.time())
+                answers[index] = Answer(status, body, time.time(), time.perf_counter() - sent)
                 break
     finally:
         writer.close()
@@ -74,8 +76,9 @@ def post_all(
     url: str, path: str, bodies: list[dict], headers: dict[str, str], clients: int
 ) -> tuple[list[Answer], int]:
     """Each body POSTed once, over `clients` connections at once (body i on connection
-    i mod clients, in order); the answers in the bodies' order, and how many times a
-    request was refused with 429/503 and sent again."""
+    i mod clients, in order, each connection sending its next request once the last
+    is answered); the answers in the bodies' order, and how many times a request was
+    refused with 429/503 and sent again."""
     encoded = [(i, encode(url, path, body, headers)) for i, body in enumerate(bodies)]
     answers: list[Answer | None] = [None] * len(bodies)
     refused: list[int] = []

@@ -34,7 +34,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from sqlalchemy import Engine, event
 
 from api_gateway.dispatch import call, create_producer
 from bench import corpus, store, system
+from bench.load import post_all
 from pipeline.config import Settings, get_settings
 from pipeline.db.engine import session_scope
 from pipeline.db.migrate import upgrade
@@ -249,26 +249,20 @@ def measure_in_process(
 def http_series(
     url: str, headers: dict[str, str], bodies: list[dict[str, Any]], clients: int
 ) -> Series:
-    """POST /chunks for every body, spread over `clients` threads with one connection each."""
+    """POST /chunks for every body over `clients` keep-alive connections, each sending its
+    next request once the last is answered (`bench.load`: the bench's httpx clients on
+    threads had taken 1.7-2.7 ms of the two cores per request from the system they
+    measured, and added their own to every latency)."""
     series = Series(f"{clients} client{'s' if clients > 1 else ''}")
-    lock = threading.Lock()
-    shares = [bodies[i::clients] for i in range(clients)]
-
-    def run(share: list[dict[str, Any]]) -> None:
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-            for body in share:
-                t0 = time.perf_counter()
-                response = http.post("/chunks", json=body)
-                ms = (time.perf_counter() - t0) * 1000
-                if response.status_code != 200:
-                    raise RuntimeError(f"/chunks answered {response.status_code}: {response.text}")
-                with lock:
-                    series.ms.append(ms)
-
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(run, shares))
+    answers, refused = post_all(url, "/chunks", bodies, headers, clients)
     series.wall_s = time.perf_counter() - t0
+    for answer in answers:
+        if answer.status != 200:
+            raise RuntimeError(f"/chunks answered {answer.status}: {answer.body[:500]!r}")
+        series.ms.append(answer.took_s * 1000)
+    if refused:
+        raise RuntimeError(f"/chunks refused {refused} times (429/503): nothing to measure")
     return series
 
 
