@@ -26,7 +26,7 @@ takes other queued ingest jobs with it (`ingest.claims`), and runs them as one:
    and with erasure, so a stale batch never writes after a newer one or after
    an erasure.
 
-Every job ends exactly once (`jobs.succeed` and `jobs.fail` are guarded). A batch
+Every job ends exactly once (`jobs.succeed_all` and `jobs.fail` are guarded). A batch
 that cannot finish through no fault of its jobs (a store not answering, the
 generation switched) puts them back in the queue to be sent again; one that fails
 in a way that could be one job's own (an unreadable item, the time limit) with
@@ -295,12 +295,10 @@ def _index(runtime: Runtime, batch: Batch, t0: float, report: Report) -> None:
         timings = jobs.stage_ms(t0, ("claim", t1), ("chunk", t2), ("embed", t3), ("write", t4))
         timings["batch_jobs"] = len(batch.jobs)
         timings["batch_items"] = len(items)
+        report.deliveries += jobs.succeed_all(session, written.chunks, timings)
         for work in batch.jobs:
             if work.job_id in written.chunks:
                 chunks = written.chunks[work.job_id]
-                report.deliveries += jobs.succeed(
-                    session, work.job_id, chunks=chunks, timings=timings
-                )
                 report.ended[work.job_id] = Outcome(work.job_id, Ran.SUCCEEDED, chunks=chunks)
                 report.users.add(work.owner.user_pk)
             else:
