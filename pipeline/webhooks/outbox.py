@@ -3,7 +3,8 @@ report (the outbox): a crash between the change and the event cannot lose or inv
 
 `emit` writes the event and one pending delivery per enabled endpoint that wants
 its type, in one statement; with no such endpoint it writes nothing at all, so an
-organization without endpoints pays one indexed read per event. Events about a
+organization without endpoints pays one indexed read per event, and a batch of
+events (`listening`, then `emit` where it found endpoints) one read in all. Events about a
 user carry its `user_pk`: the erasure deletes them, and their deliveries, like
 every other row of the user, so none is sent after it.
 """
