@@ -62,7 +62,7 @@ test: install model ## Set up, lint (ruff, format, import contracts, mypy), run 
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --durations=15
 
 bench: bench-ingest bench-erase bench-query bench-summary bench-webhooks bench-models bench-reindex bench-stream ## Run every benchmark (prints figures; asserts nothing)
 
