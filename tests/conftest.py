@@ -46,31 +46,6 @@ BOOTSTRAP_KEY = "pk_test_bootstrap_key_for_the_suite"
 AUTH_CACHE_S = 1.0  # seconds a gateway under test reuses what it read of an API key
 ROOT = Path(__file__).resolve().parent.parent
 
-LONGEST_FIRST = (
-    "tests/workers/test_reprocess.py",
-    "tests/test_self_healing.py",
-    "tests/workers/test_ingest_faults.py",
-    "tests/workers/test_ingest_batches.py",
-    "tests/test_run.py",
-    "tests/pipeline/test_mpnet_model.py",
-)
-"""The files that take longest (minutes, `make test` prints its slowest tests), run first.
-
-`make test` hands whole files to its two processes as each frees up, in collection
-order, and `tests/workers/` is collected last: the reprocess file (about 4.5 minutes)
-could start when little else was left, one process running it while the other had
-nothing to do. Longest first is the classic cure for such a tail."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the `LONGEST_FIRST` files first, each file's tests in their own order."""
-    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
-
-    def key(item: pytest.Item) -> int:
-        return rank.get(item.nodeid.split("::", 1)[0], len(LONGEST_FIRST))
-
-    items.sort(key=key)  # stable: every other file keeps its place
-
 
 @dataclass(frozen=True)
 class Services:
