@@ -135,12 +135,10 @@ def reads_client(settings: Settings) -> Reads | None:
 
 
 def _headers(message: Message) -> dict[str, str]:
-    headers = {
+    return {
         "Content-Type": "application/json",
         context.HEADER: json.dumps(context_of(message), separators=(",", ":")),
     }
-    telemetry.propagate(headers)
-    return headers
 
 
 def _late(timeout_s: float) -> Unavailable:
@@ -169,11 +167,13 @@ async def ask_async(
     """`ask`, awaited: ClientConnectionError when none listens or the worker went away
     (the caller then takes the queue; a read may run twice, which changes nothing); no
     reply in time is 503."""
+    headers = _headers(message)
+    telemetry.propagate(headers)  # httpx's instrumentation does this for `ask`
     try:
         async with session.post(
             f"/reads/{task}",
             data=message.model_dump_json(),
-            headers=_headers(message),
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
             response.raise_for_status()  # anything but a reply is a bug on one side: a 500
