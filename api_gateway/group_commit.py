@@ -56,6 +56,11 @@ class GroupCommit(Generic[T, R]):
         self._waiting: list[_Waiting[T, R]] = []
         self._writers: set[asyncio.Task[None]] = set()
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a write: what the next groups will hold."""
+        return len(self._waiting)
+
     async def submit(self, item: T) -> R:
         """`item`'s result, once the transaction that wrote it has committed."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()

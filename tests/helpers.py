@@ -7,6 +7,7 @@ than the one it was tuned on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -63,6 +64,17 @@ def wait_for(
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(poll)
     return value
+
+
+async def until(check: Callable[[], object], what: str, within_s: float = 10.0) -> None:
+    """`wait_for` on an event loop: let the loop's other tasks run until `check()` is true,
+    failing with `what` after `within_s` seconds."""
+    try:
+        async with asyncio.timeout(within_s):
+            while not check():  # noqa: ASYNC110 - a fact with no event to await
+                await asyncio.sleep(0.001)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {within_s:g}s waiting for {what}") from None
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:

@@ -18,7 +18,7 @@ from pipeline.db.models import Item, Job
 from pipeline.errors import PayloadTooLarge, UserDeleting, UserNotFound
 from pipeline.ingest import accept
 from pipeline.schemas import IngestRequest
-from tests.helpers import events
+from tests.helpers import events, until
 
 LIMITS = IngestSettings()
 
@@ -94,7 +94,7 @@ def test_requests_arriving_during_a_write_share_the_next_one() -> None:
         first = asyncio.create_task(commits.submit(0))
         await asyncio.to_thread(started.wait, 10)
         rest = [asyncio.create_task(commits.submit(i)) for i in range(1, 5)]
-        await asyncio.sleep(0)  # one turn of the loop: each task queues its item
+        await until(lambda: commits.waiting == 4, what="the four to queue")
         release.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
 
@@ -131,7 +131,7 @@ def test_a_group_holds_what_fits_and_a_heavy_request_goes_alone() -> None:
         first = asyncio.create_task(commits.submit(1))
         await asyncio.to_thread(started.wait, 10)
         rest = [asyncio.create_task(commits.submit(i)) for i in (4, 5, 30, 2)]
-        await asyncio.sleep(0)  # one turn of the loop: each task queues its item
+        await until(lambda: commits.waiting == 4, what="the four to queue")
         gate.set()
         await asyncio.gather(first, *rest)
 
